@@ -1,0 +1,65 @@
+"""ttc: a plugin-based orchestrator for test-time compute.
+
+The public API: load a recipe into a ``Pipeline`` and run it; write components, runtimes and
+task formats as plugins with ``@hookimpl``.
+"""
+
+from ttc.candidate import Candidate, Origin, TokenStats
+from ttc.component import Component, ComponentConfig, Effect, Selection, Selector, SelectorConfig
+from ttc.context import ComponentContext
+from ttc.errors import BudgetExhausted, ModelCallFailed, RecipeError, TTCError, UsageError
+from ttc.pipeline import Pipeline
+from ttc.plugin_system import PluginHost, default_host, hookimpl
+from ttc.result import RunResult
+from ttc.runtime import (
+    Capability,
+    Completion,
+    GenerateRequest,
+    RequestError,
+    Runtime,
+    RuntimeCallError,
+    RuntimeOptions,
+    SamplingParams,
+    ScoreRequest,
+    ScoreResult,
+)
+from ttc.state import Ledger, State, Task
+from ttc.task_format import TaskFormat, TaskFormatConfig
+
+__all__ = [
+    "BudgetExhausted",
+    "Candidate",
+    "Capability",
+    "Completion",
+    "Component",
+    "ComponentConfig",
+    "ComponentContext",
+    "Effect",
+    "GenerateRequest",
+    "Ledger",
+    "ModelCallFailed",
+    "Origin",
+    "Pipeline",
+    "PluginHost",
+    "RecipeError",
+    "RequestError",
+    "RunResult",
+    "Runtime",
+    "RuntimeCallError",
+    "RuntimeOptions",
+    "SamplingParams",
+    "ScoreRequest",
+    "ScoreResult",
+    "Selection",
+    "Selector",
+    "SelectorConfig",
+    "State",
+    "TTCError",
+    "Task",
+    "TaskFormat",
+    "TaskFormatConfig",
+    "TokenStats",
+    "UsageError",
+    "default_host",
+    "hookimpl",
+]

@@ -1,0 +1,205 @@
+"""The ``ttc`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ttc.cli.inputs import read_tasks
+from ttc.cli.progress import ProgressDisplay
+from ttc.cli.render import components_table, print_result
+from ttc.errors import RecipeError, TTCError, UsageError
+from ttc.plugin_system import default_host
+
+app = typer.Typer(
+    name="ttc",
+    help="Test-time compute recipes: sample, critique, rank, fuse, verify, vote.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class _State:
+    debug = False
+
+
+@app.callback()
+def _global(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+) -> None:
+    _State.debug = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+RecipeArg = Annotated[Path, typer.Argument(help="A recipe YAML file.", show_default=False)]
+
+
+@app.command()
+def run(
+    recipe: RecipeArg,
+    input: Annotated[str | None, typer.Option("--input", "-i", help="The question.")] = None,
+    input_file: Annotated[
+        Path | None,
+        typer.Option("--input-file", "-f", help="JSONL: one task per line (a string, or "
+                     '{"prompt"|"messages", "reference", "id"}).'),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the recipe's seed.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    concurrency: Annotated[int, typer.Option(help="Tasks run at once for --input-file.")] = 4,
+) -> None:
+    """Run a recipe on one question or a file of them."""
+    from ttc.pipeline import Pipeline
+
+    tasks = read_tasks(input, input_file)
+    pipeline = Pipeline.from_yaml(recipe)
+    host = pipeline.host
+    display = None
+    if not as_json and err.is_terminal:
+        display = ProgressDisplay(len(tasks), err)
+        host.register(display, name="ttc-progress")
+    try:
+        if display is not None:
+            with display:
+                results = pipeline.run_batch(tasks, concurrency=concurrency, seed=seed)
+        else:
+            results = pipeline.run_batch(tasks, concurrency=concurrency, seed=seed)
+    finally:
+        if display is not None:
+            host.unregister("ttc-progress")
+    for result in results:
+        if as_json:
+            out.file.write(json.dumps(_result_json(result), ensure_ascii=False) + "\n")
+        else:
+            print_result(out, result)
+    if any(r.status == "failed" for r in results):
+        failed = [r for r in results if r.status == "failed"]
+        err.print(f"[red]{len(failed)} of {len(results)} run(s) failed:[/] {failed[0].error}")
+        raise typer.Exit(1)
+
+
+def _result_json(result: Any) -> dict[str, Any]:
+    data = result.to_dict()
+    return {
+        "run_id": data["run_id"],
+        "status": data["status"],
+        "error": data["error"],
+        "answer": data["answer"],
+        "winner": data["winner"],
+        "candidates": data["candidates"],
+        "ledger": data["ledger"],
+        "seed": data["seed"],
+        "recipe": data["recipe"],
+    }
+
+
+@app.command()
+def validate(recipes: Annotated[list[Path], typer.Argument(help="Recipe files.")]) -> None:
+    """Check recipes without running them; prints every problem at once."""
+    from ttc.pipeline import Pipeline
+
+    problems = 0
+    for path in recipes:
+        try:
+            Pipeline.from_yaml(path)
+        except RecipeError as exc:
+            problems += len(exc.issues)
+            for issue in exc.issues:
+                err.print(str(issue), markup=False, highlight=False)
+        else:
+            out.print(f"{path}: ok")
+    if problems:
+        err.print(f"{problems} problem(s) found")
+        raise typer.Exit(2)
+
+
+@app.command()
+def plugins(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List installed plugins, where they come from and their versions."""
+    host = default_host()
+    registry = host.registry
+    provides: dict[str, list[str]] = {}
+    for table, kind in ((registry.components, "component"), (registry.runtimes, "runtime"),
+                        (registry.tasks, "task")):
+        for name, entry in table.items():
+            provides.setdefault(entry.plugin, []).append(f"{kind}:{name}")
+    rows = [
+        {"name": p.name, "origin": p.origin, "distribution": p.distribution,
+         "version": p.version, "provides": sorted(provides.get(p.name, []))}
+        for p in host.plugins()
+    ]
+    if as_json:
+        out.file.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table("plugin", "origin", "distribution", "version", "provides")
+    for row in rows:
+        table.add_row(row["name"], row["origin"], row["distribution"] or "",
+                      row["version"] or "", ", ".join(row["provides"]))
+    out.print(table)
+
+
+@app.command()
+def components(
+    name: Annotated[str | None, typer.Argument(help="Show one component.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List components with their parameters, types, defaults and docs."""
+    rows = components_table(default_host().registry)
+    if name is not None:
+        rows = [r for r in rows if r["name"] == name]
+        if not rows:
+            raise UsageError(f"no component named {name!r}; run `ttc components` to list them")
+    if as_json:
+        out.file.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    for row in rows:
+        out.print(f"[bold]{row['name']}[/] ({row['kind']}, {row['effect']}) — {row['doc']}")
+        for p in row["parameters"]:
+            doc = f"  {p['doc']}" if p["doc"] else ""
+            out.print(f"    {p['name']}: {p['type']} = {p['default']!r}{doc}",
+                      markup=False, highlight=False)
+
+
+def _register_plugin_commands() -> None:
+    default_host().hook.ttc_register_commands(cli=app)
+
+
+def main() -> None:
+    """Entry point: one clear line per error, exit code 2 for usage errors."""
+    debug = "--debug" in sys.argv
+    try:
+        _register_plugin_commands()
+        app(standalone_mode=False)
+    except TTCError as exc:
+        if debug:
+            traceback.print_exc()
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if debug:
+            traceback.print_exc()
+        err.print(f"[red]error:[/] {type(exc).__name__}: {exc}  (run with --debug for the "
+                  "traceback)", highlight=False)
+        sys.exit(1)
+    sys.exit(0)

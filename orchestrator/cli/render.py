@@ -1,0 +1,67 @@
+"""Human-readable output of runs, components and plugins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ttc.registry import Registry
+from ttc.result import RunResult
+
+
+def print_result(console: Console, result: RunResult) -> None:
+    style = {"succeeded": "green", "budget_exhausted": "yellow"}.get(result.status, "red")
+    console.print(f"[bold]run[/] {result.run_id}  [{style}]{result.status}[/]"
+                  + (f"  ({result.error})" if result.error else ""))
+    console.print(f"[bold]answer:[/] {result.answer}")
+    table = Table("id", "answer", "scores", "tokens", "text", show_lines=False)
+    winner = result.winner.id if result.winner else None
+    for candidate in result.candidates.values():
+        scores = " ".join(f"{k}={v:.3g}" for k, v in candidate.scores.items())
+        mark = "★ " if candidate.id == winner else ""
+        text = " ".join(candidate.text.split())
+        table.add_row(mark + candidate.id, str(candidate.answer), scores,
+                      str(candidate.tokens.count if candidate.tokens else ""),
+                      text[:80] + ("…" if len(text) > 80 else ""))
+    console.print(table)
+    total = result.ledger.total
+    console.print(
+        f"[bold]ledger:[/] {total.calls} calls, {total.prompt_tokens} prompt tokens "
+        f"({total.cached_tokens} cached), {total.completion_tokens} completion tokens, "
+        f"{total.wall_time:.2f}s in stages"
+    )
+
+
+def components_table(registry: Registry) -> list[dict[str, Any]]:
+    rows = []
+    for name, entry in sorted(registry.components.items()):
+        cls = entry.obj
+        params = []
+        for field_name, field in cls.Config.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            params.append({
+                "name": field_name,
+                "type": _type_name(field.annotation),
+                "default": default,
+                "doc": (field.description or "").strip(),
+            })
+        rows.append({
+            "name": name,
+            "kind": cls.kind,
+            "effect": str(cls.effect),
+            "uses_model": cls.uses_model,
+            "needs": sorted(str(c) for c in cls.needs),
+            "plugin": entry.plugin,
+            "doc": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
+            "parameters": params,
+        })
+    return rows
+
+
+def _type_name(annotation: Any) -> str:
+    text = getattr(annotation, "__name__", None)
+    if text and not getattr(annotation, "__args__", None):
+        return text
+    return str(annotation).replace("typing.", "")

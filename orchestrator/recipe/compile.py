@@ -1,0 +1,444 @@
+"""Recipe validation: every problem found before anything runs, all reported at once.
+
+Each problem names the file, line and column and gives a one-line fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic
+
+from ttc.component import Component, Effect
+from ttc.errors import RecipeError, RecipeIssue
+from ttc.recipe.plan import (
+    Limits,
+    ModelBinding,
+    Plan,
+    RepeatPlan,
+    StagePlan,
+    StepPlan,
+    StopCondition,
+)
+from ttc.recipe.yaml_source import Path, Positions, load_yaml
+from ttc.registry import Registry, did_you_mean
+from ttc.task_format import NoAnswer, TaskFormat
+
+TOP_LEVEL = {"name", "description", "models", "task", "seed", "limits", "stages", "select"}
+ENTRY_KEYS = {"use", "model"}
+ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def load_recipe(text: str, registry: Registry, source: str = "<recipe>") -> Plan:
+    data, positions = load_yaml(text, source)
+    return RecipeCompiler(registry, positions).compile(data, text)
+
+
+def recipe_from_dict(data: Mapping[str, Any], registry: Registry, source: str = "<dict>") -> Plan:
+    import yaml
+
+    text = yaml.safe_dump(_plain(data), sort_keys=False)
+    return load_recipe(text, registry, source)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def recipe_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class RecipeCompiler:
+    def __init__(self, registry: Registry, positions: Positions) -> None:
+        self.registry = registry
+        self.pos = positions
+        self.issues: list[RecipeIssue] = []
+        self.models: dict[str, ModelBinding] = {}
+        self.runtime_caps: dict[str, frozenset[Any]] = {}
+        self._names: set[str] = set()
+
+    def fail(self, path: Path, message: str, fix: str) -> None:
+        self.issues.append(self.pos.issue(path, message, fix))
+
+    def compile(self, data: Any, text: str) -> Plan:
+        if not isinstance(data, dict):
+            self.fail((), "a recipe must be a mapping with name, models and stages",
+                      "start from a recipe in recipes/")
+            raise RecipeError(self.issues)
+        for key in data:
+            if key not in TOP_LEVEL:
+                hint = did_you_mean(key, sorted(TOP_LEVEL))
+                self.fail((key,), f"unknown recipe key {key!r}",
+                          hint or f"use only {', '.join(sorted(TOP_LEVEL))}")
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip():
+            self.fail(("name",) if "name" in data else (), "the recipe needs a 'name' (text)",
+                      "add  name: my-recipe")
+            name = "unnamed"
+        description = data.get("description", "")
+        if not isinstance(description, str):
+            self.fail(("description",), "'description' must be text", "quote the description")
+            description = ""
+        seed = data.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            self.fail(("seed",), f"'seed' must be a non-negative integer, not {seed!r}",
+                      "set  seed: 0")
+            seed = 0
+        self._models(data.get("models"))
+        task_format = self._task(data.get("task"))
+        limits = self._limits(data.get("limits"))
+        stages = self._stages(data.get("stages"))
+        select = None
+        if "select" in data:
+            select = self._entry(data["select"], ("select",), index=0, final=True)
+        self._check_wiring(stages, select)
+        if self.issues:
+            raise RecipeError(self.issues)
+        return Plan(
+            name=name,
+            description=description,
+            models=self.models,
+            task_format=task_format,
+            seed=seed,
+            limits=limits,
+            stages=tuple(stages),
+            select=select,
+            source=self.pos.source,
+            text=text,
+            data=data,
+        )
+
+    # --- models ---------------------------------------------------------------------------
+
+    def _models(self, models: Any) -> None:
+        if models is None:
+            return
+        if not isinstance(models, dict):
+            self.fail(("models",), "'models' must map aliases to {runtime, model, options}",
+                      "write  models: {small: {runtime: local}}")
+            return
+        for alias, spec in models.items():
+            path: Path = ("models", alias)
+            if not ALIAS.match(alias):
+                self.fail(path, f"model alias {alias!r} is not a plain name",
+                          "use letters, digits, _ . -")
+            if isinstance(spec, str):
+                spec = {"runtime": spec}
+            if not isinstance(spec, dict):
+                self.fail(path, f"model {alias!r} must be a mapping",
+                          "write  {runtime: local, model: ''}")
+                continue
+            for key in spec:
+                if key not in {"runtime", "model", "options"}:
+                    self.fail((*path, key), f"unknown key {key!r} in model {alias!r}",
+                              did_you_mean(key, ["runtime", "model", "options"])
+                              or "use runtime, model and options")
+            runtime_name = spec.get("runtime")
+            if not isinstance(runtime_name, str):
+                self.fail(path, f"model {alias!r} needs a 'runtime'",
+                          f"add  runtime: one of {', '.join(sorted(self.registry.runtimes))}")
+                continue
+            if runtime_name not in self.registry.runtimes:
+                hint = did_you_mean(runtime_name, self.registry.runtimes)
+                self.fail((*path, "runtime"), f"unknown runtime {runtime_name!r}",
+                          hint or f"use one of {', '.join(sorted(self.registry.runtimes))}")
+                continue
+            model = spec.get("model", "")
+            if model is None:
+                model = ""
+            if not isinstance(model, str):
+                self.fail((*path, "model"), "'model' must be text (a name or a path)",
+                          "quote it")
+                continue
+            runtime_type = self.registry.runtime(runtime_name)
+            raw_options = spec.get("options") or {}
+            if not isinstance(raw_options, dict):
+                self.fail((*path, "options"), "'options' must be a mapping", "write  options: {}")
+                continue
+            try:
+                options = runtime_type.Options(**raw_options)
+            except pydantic.ValidationError as exc:
+                self._pydantic_issues(exc, (*path, "options"), f"runtime {runtime_name!r}",
+                                      runtime_type.Options)
+                continue
+            self.models[alias] = ModelBinding(alias, runtime_name, model, options)
+            self.runtime_caps[alias] = frozenset(runtime_type.static_capabilities(options))
+
+    # --- task and limits ------------------------------------------------------------------
+
+    def _task(self, task: Any) -> TaskFormat:
+        if task is None:
+            return NoAnswer()
+        path: Path = ("task",)
+        params: dict[str, Any] = {}
+        if isinstance(task, dict):
+            params = {k: v for k, v in task.items() if k != "use"}
+            task = task.get("use")
+        if not isinstance(task, str):
+            self.fail(path, "'task' must name an answer format",
+                      f"use one of {', '.join(sorted(self.registry.tasks))}")
+            return NoAnswer()
+        if task not in self.registry.tasks:
+            hint = did_you_mean(task, self.registry.tasks)
+            self.fail(path, f"unknown task format {task!r}",
+                      hint or f"use one of {', '.join(sorted(self.registry.tasks))}")
+            return NoAnswer()
+        cls = self.registry.task(task)
+        try:
+            return cls(cls.Config(**params))
+        except pydantic.ValidationError as exc:
+            self._pydantic_issues(exc, path, f"task {task!r}", cls.Config)
+            return NoAnswer()
+
+    def _limits(self, limits: Any) -> Limits:
+        if limits is None:
+            return Limits()
+        if not isinstance(limits, dict):
+            self.fail(("limits",), "'limits' must be a mapping", "write  limits: {max_calls: 100}")
+            return Limits()
+        try:
+            return Limits(**limits)
+        except pydantic.ValidationError as exc:
+            self._pydantic_issues(exc, ("limits",), "limits", Limits)
+            return Limits()
+
+    # --- stages ---------------------------------------------------------------------------
+
+    def _stages(self, stages: Any, base: Path = ("stages",), prefix: str = "") -> list:
+        if stages is None and base == ("stages",):
+            self.fail((), "the recipe has no 'stages'", "add  stages: [{use: sample, n: 4}]")
+            return []
+        if not isinstance(stages, list) or not stages:
+            self.fail(base, "'stages' must be a non-empty list",
+                      "add at least one stage, e.g.  - use: sample")
+            return []
+        out: list[StagePlan | RepeatPlan] = []
+        for i, stage in enumerate(stages):
+            path = (*base, i)
+            planned = self._stage(stage, path, f"{prefix}{i + 1}")
+            if planned is not None:
+                out.append(planned)
+        return out
+
+    def _stage(self, stage: Any, path: Path, number: str) -> StagePlan | RepeatPlan | None:
+        if isinstance(stage, dict) and "repeat" in stage:
+            return self._repeat(stage, path, number)
+        name: str | None = None
+        if isinstance(stage, dict) and "components" in stage:
+            for key in stage:
+                if key not in {"name", "components"}:
+                    self.fail((*path, key), f"unknown stage key {key!r}",
+                              "a named stage has only  name  and  components")
+            name = stage.get("name")
+            if name is not None and not isinstance(name, str):
+                self.fail((*path, "name"), "a stage name must be text", "quote it")
+                name = None
+            entries, entries_path = stage["components"], (*path, "components")
+        elif isinstance(stage, dict):
+            entries, entries_path = [stage], None
+        elif isinstance(stage, list):
+            entries, entries_path = stage, path
+        else:
+            self.fail(path, "a stage must be a component ({use: ...}), a list of components, "
+                      "or a repeat block", "write  - use: sample")
+            return None
+        if not isinstance(entries, list) or not entries:
+            self.fail(entries_path or path, "a stage needs at least one component",
+                      "add  - use: NAME  to the stage, or remove the stage")
+            return None
+        steps = []
+        for j, entry in enumerate(entries):
+            entry_path = path if entries_path is None else (*entries_path, j)
+            step = self._entry(entry, entry_path, index=j)
+            if step is not None:
+                steps.append(step)
+        if not steps:
+            return None
+        label = name or f"{number}-{steps[0].component.name}"
+        if label in self._names:
+            self.fail(path, f"two stages are named {label!r}", "give each stage its own name")
+        self._names.add(label)
+        effects = {s.component.effect for s in steps}
+        if Effect.SELECTS in effects and len(steps) > 1:
+            self.fail(path, "a component that selects or filters the pool must be alone in "
+                      "its stage", "move it into a stage of its own")
+        elif len(effects) > 1:
+            self.fail(path, "a stage mixes components that make candidates with ones that "
+                      "annotate them", "split it into two stages")
+        return StagePlan(label, tuple(steps))
+
+    def _repeat(self, stage: dict, path: Path, number: str) -> RepeatPlan | None:
+        for key in stage:
+            if key not in {"repeat", "name"}:
+                self.fail((*path, key), f"unknown key {key!r} next to 'repeat'",
+                          "put stages, max_rounds and until inside  repeat:")
+        block = stage["repeat"]
+        rpath = (*path, "repeat")
+        if not isinstance(block, dict):
+            self.fail(rpath, "'repeat' must be a mapping with stages, max_rounds and until",
+                      "write  repeat: {max_rounds: 3, stages: [...]}")
+            return None
+        for key in block:
+            if key not in {"stages", "max_rounds", "until"}:
+                self.fail((*rpath, key), f"unknown key {key!r} in repeat",
+                          did_you_mean(key, ["stages", "max_rounds", "until"])
+                          or "use stages, max_rounds and until")
+        rounds = block.get("max_rounds", 1)
+        if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 1000:
+            self.fail((*rpath, "max_rounds"), f"max_rounds must be an integer from 1 to 1000, "
+                      f"not {rounds!r}", "set  max_rounds: 3")
+            rounds = 1
+        until = StopCondition()
+        if block.get("until") is not None:
+            if not isinstance(block["until"], dict):
+                self.fail((*rpath, "until"), "'until' must be a mapping",
+                          "write  until: {agreement: 0.8}")
+            else:
+                try:
+                    until = StopCondition(**block["until"])
+                except pydantic.ValidationError as exc:
+                    self._pydantic_issues(exc, (*rpath, "until"), "until", StopCondition)
+                if (until.score is None) != (until.at_least is None):
+                    self.fail((*rpath, "until"), "'score' and 'at_least' go together",
+                              "write  until: {score: verifier, at_least: 0.9}")
+        name = stage.get("name")
+        label = name if isinstance(name, str) else f"{number}-repeat"
+        if "stages" not in block:
+            self.fail(rpath, "a repeat block needs 'stages'", "add  stages: [- use: ...]")
+            return None
+        body = self._stages(block["stages"], (*rpath, "stages"), prefix=f"{label}/")
+        if not body:
+            return None
+        return RepeatPlan(label, rounds, until, tuple(body))
+
+    def _entry(self, entry: Any, path: Path, index: int, final: bool = False) -> StepPlan | None:
+        if isinstance(entry, str):
+            entry = {"use": entry}
+        if not isinstance(entry, dict) or "use" not in entry:
+            self.fail(path, "a component entry needs 'use: NAME'",
+                      f"write  use: one of {', '.join(sorted(self.registry.components)[:8])}")
+            return None
+        name = entry["use"]
+        if not isinstance(name, str):
+            self.fail((*path, "use"), "'use' must name a component", "write  use: sample")
+            return None
+        if name not in self.registry.components:
+            hint = did_you_mean(name, self.registry.components)
+            self.fail((*path, "use"), f"unknown component {name!r}",
+                      hint or "run `ttc components` to list them")
+            return None
+        cls = self.registry.component(name)
+        if final and cls.effect is not Effect.SELECTS:
+            self.fail((*path, "use"), f"{name!r} is a {cls.kind}, not a selector",
+                      "name a selector here (ttc components lists them)")
+            return None
+        params = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
+        component = self._instantiate(cls, params, path)
+        if component is None:
+            return None
+        alias = self._model_for(cls, entry.get("model"), path)
+        if component is not None and alias is not None and alias in self.runtime_caps:
+            missing = component.required_capabilities() - self.runtime_caps[alias]
+            if missing:
+                binding = self.models[alias]
+                names = ", ".join(sorted(missing))
+                self.fail(path, f"{name!r} needs {names}, which runtime {binding.runtime!r} "
+                          f"(model {alias!r}) does not offer",
+                          "give it a model on a runtime that does (e.g. local), or change "
+                          "its parameters")
+        return StepPlan(component, alias, index)
+
+    def _instantiate(self, cls: type[Component], params: dict, path: Path) -> Component | None:
+        for key in params:
+            if key not in cls.Config.model_fields:
+                hint = did_you_mean(key, list(cls.Config.model_fields))
+                known = ", ".join(cls.Config.model_fields) or "none"
+                self.fail((*path, key), f"{cls.name!r} has no parameter {key!r}",
+                          hint or f"its parameters are: {known}")
+        if any(key not in cls.Config.model_fields for key in params):
+            return None
+        try:
+            return cls(cls.Config(**params))
+        except pydantic.ValidationError as exc:
+            self._pydantic_issues(exc, path, repr(cls.name), cls.Config)
+            return None
+
+    def _model_for(self, cls: type[Component], alias: Any, path: Path) -> str | None:
+        if not cls.uses_model:
+            if alias is not None:
+                self.fail((*path, "model"), f"{cls.name!r} uses no model", "remove  model:")
+            return None
+        if alias is None:
+            if len(self.models) == 1:
+                return next(iter(self.models))
+            if not self.models:
+                self.fail(path, f"{cls.name!r} needs a model and the recipe defines none",
+                          "add  models: {default: {runtime: local}}")
+            else:
+                self.fail(path, f"{cls.name!r} needs a model and there are several",
+                          f"add  model: one of {', '.join(self.models)}")
+            return None
+        if not isinstance(alias, str) or alias not in self.models:
+            hint = did_you_mean(str(alias), self.models)
+            self.fail((*path, "model"), f"no model alias {alias!r} in 'models'",
+                      hint or f"use one of {', '.join(self.models) or '(define one in models:)'}")
+            return None
+        return alias
+
+    # --- wiring ---------------------------------------------------------------------------
+
+    def _check_wiring(self, stages: list, select: StepPlan | None) -> None:
+        has_candidates = self._walk(stages, False, ("stages",))
+        if select is not None and not has_candidates:
+            self.fail(("select",), "the final selection has no candidates to choose from",
+                      "add a stage that makes candidates (e.g.  - use: sample)")
+
+    def _walk(self, stages: list, has_candidates: bool, base: Path) -> bool:
+        for i, stage in enumerate(stages):
+            if isinstance(stage, RepeatPlan):
+                has_candidates = self._walk(list(stage.body), has_candidates,
+                                            (*base, i, "repeat", "stages"))
+                continue
+            for step in stage.steps:
+                if step.component.needs_candidates and not has_candidates:
+                    self.fail((*base, i), f"{step.component.name!r} needs candidates, but no "
+                              "earlier stage makes any",
+                              "put a generator stage (e.g.  - use: sample) before it")
+            if any(s.component.effect is Effect.PRODUCES for s in stage.steps):
+                has_candidates = True
+        return has_candidates
+
+    def _pydantic_issues(
+        self, exc: pydantic.ValidationError, path: Path, owner: str, model: type
+    ) -> None:
+        for error in exc.errors():
+            loc = tuple(p for p in error["loc"] if isinstance(p, (str, int)))
+            field_name = str(loc[0]) if loc else ""
+            field = model.model_fields.get(field_name) if hasattr(model, "model_fields") else None
+            expected = _type_name(field.annotation) if field is not None else ""
+            if error["type"] == "missing":
+                fix = f"add  {field_name}: <{expected or 'value'}>"
+                message = f"{owner} needs {field_name!r}"
+            elif error["type"] == "extra_forbidden":
+                fix = f"its keys are: {', '.join(model.model_fields)}"
+                message = f"{owner} has no key {field_name!r}"
+            else:
+                value = error.get("input")
+                message = f"{owner}: {field_name or 'value'} = {value!r}: {error['msg']}"
+                fix = f"set {field_name} to {expected}" if expected else "fix the value"
+                if field is not None and field.description:
+                    fix += f" ({field.description.strip().splitlines()[0]})"
+            self.fail((*path, *loc), message, fix)
+
+
+def _type_name(annotation: Any) -> str:
+    text = getattr(annotation, "__name__", None) or str(annotation)
+    return text.replace("typing.", "").replace("NoneType", "None")

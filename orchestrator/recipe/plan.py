@@ -1,0 +1,89 @@
+"""A validated recipe: the plan the executor runs (components already instantiated)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ttc.component import Component
+from ttc.task_format import TaskFormat
+
+
+class Limits(BaseModel):
+    """Run limits. A budget that runs out stops the run cleanly (status ``budget_exhausted``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    max_tokens: int | None = Field(default=None, ge=1)
+    """Completion tokens the run may generate, over all calls."""
+    max_calls: int | None = Field(default=None, ge=1)
+    """Model calls the run may make (a request for n samples is one call)."""
+    concurrency: int = Field(default=16, ge=1, le=4096)
+    """Model calls in flight at once (per pipeline)."""
+    retries: int = Field(default=2, ge=0, le=20)
+    """Extra attempts for a call that fails in a way worth retrying."""
+    retry_backoff_s: float = Field(default=0.5, ge=0)
+    call_timeout_s: float = Field(default=600.0, gt=0)
+
+
+class StopCondition(BaseModel):
+    """When a ``repeat`` block ends early (any condition met ends it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    agreement: float | None = Field(default=None, gt=0, le=1)
+    """Fraction of the pool that shares the leading answer."""
+    score: str | None = None
+    """A score name; with ``at_least``: stop when the best candidate's score reaches it."""
+    at_least: float | None = None
+    unchanged: bool = False
+    """Stop when a round leaves every candidate's text unchanged."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelBinding:
+    alias: str
+    runtime: str
+    model: str
+    options: Any
+
+
+@dataclass(frozen=True, slots=True)
+class StepPlan:
+    """One component in a stage."""
+
+    component: Component
+    model: str | None
+    """The model alias, or None for components that use no model."""
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class StagePlan:
+    name: str
+    steps: tuple[StepPlan, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatPlan:
+    name: str
+    max_rounds: int
+    until: StopCondition
+    body: tuple[StagePlan | RepeatPlan, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    name: str
+    description: str
+    models: dict[str, ModelBinding]
+    task_format: TaskFormat
+    seed: int
+    limits: Limits
+    stages: tuple[StagePlan | RepeatPlan, ...]
+    select: StepPlan | None
+    source: str = "<recipe>"
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,77 @@
+"""The registry: every component, runtime type and task format that plugins registered."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ttc.component import Component, Effect
+from ttc.task_format import TaskFormat
+
+
+class RegistrationError(TypeError):
+    """A plugin registered something that does not fit; names the plugin and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    obj: type
+    plugin: str
+
+
+@dataclass
+class Registry:
+    components: dict[str, Registered] = field(default_factory=dict)
+    runtimes: dict[str, Registered] = field(default_factory=dict)
+    tasks: dict[str, Registered] = field(default_factory=dict)
+
+    def component(self, name: str) -> type[Component]:
+        return self.components[name].obj
+
+    def runtime(self, name: str) -> Any:
+        return self.runtimes[name].obj
+
+    def task(self, name: str) -> type[TaskFormat]:
+        return self.tasks[name].obj
+
+    def add_component(self, cls: type, plugin: str) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, Component)):
+            raise RegistrationError(f"plugin {plugin!r} registered {cls!r}, not a ttc.Component")
+        for attr in ("name", "kind", "effect"):
+            if not hasattr(cls, attr):
+                raise RegistrationError(
+                    f"component {cls.__qualname__} from plugin {plugin!r} has no {attr!r}"
+                )
+        if not isinstance(cls.effect, Effect):
+            raise RegistrationError(f"component {cls.name!r}: effect must be a ttc.Effect")
+        _add(self.components, "component", cls.name, cls, plugin)
+
+    def add_runtime(self, cls: type, plugin: str) -> None:
+        for attr in ("name", "Options", "static_capabilities", "create"):
+            if not hasattr(cls, attr):
+                raise RegistrationError(
+                    f"runtime {cls!r} from plugin {plugin!r} has no {attr!r} "
+                    "(see ttc.RuntimeType)"
+                )
+        _add(self.runtimes, "runtime", cls.name, cls, plugin)
+
+    def add_task(self, cls: type, plugin: str) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, TaskFormat)):
+            raise RegistrationError(f"plugin {plugin!r} registered {cls!r}, not a ttc.TaskFormat")
+        _add(self.tasks, "task", cls.name, cls, plugin)
+
+
+def _add(table: dict[str, Registered], what: str, name: str, obj: type, plugin: str) -> None:
+    previous = table.get(name)
+    if previous is not None and previous.obj is not obj:
+        raise RegistrationError(
+            f"{what} {name!r} is registered twice: by plugin {previous.plugin!r} and by "
+            f"{plugin!r}; rename one of them"
+        )
+    table[name] = Registered(obj, plugin)
+
+
+def did_you_mean(name: str, choices: list[str] | dict[str, Any]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""

@@ -1,0 +1,24 @@
+"""``first``: keep the first candidate of the pool (e.g. after a ranker or a fuser)."""
+
+from __future__ import annotations
+
+from ttc.candidate import Candidate
+from ttc.component import Selection, Selector
+from ttc.context import ComponentContext
+from ttc.plugin_system import hookimpl
+
+
+class First(Selector):
+    name = "first"
+
+    async def select(self, pool: tuple[Candidate, ...], ctx: ComponentContext) -> Selection:
+        if not pool:
+            return Selection(winner=None, answer=None)
+        scores = {c.id: float(len(pool) - i) for i, c in enumerate(pool)}
+        return Selection(winner=pool[0].id, answer=pool[0].answer, scores=scores,
+                         score_name="position", order=tuple(c.id for c in pool))
+
+
+@hookimpl
+def ttc_register_components(register) -> None:
+    register(First)
