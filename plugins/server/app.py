@@ -1,0 +1,276 @@
+"""The FastAPI app of ``ttc serve``: SGLang's native endpoints and an OpenAI-compatible API.
+
+Every model-calling endpoint reads the raw body itself (so malformed JSON is a clear 400, not
+a framework error), runs the runtime calls as a task, and cancels that task when the client
+disconnects, which aborts the runtime call (the Runtime protocol's cancellation contract).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from importlib import metadata
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from ttc.plugins.server import openai_protocol as openai
+from ttc.plugins.server import sglang_protocol as sglang
+from ttc.plugins.server.errors import ApiError, error_response, from_runtime_error
+from ttc.plugins.server.generation import (
+    GenerationItem,
+    ItemResult,
+    attach_token_texts,
+    run_item,
+    run_items,
+)
+from ttc.plugins.server.served_runtime import ServedRuntime, ServerLimits
+from ttc.runtime import RuntimeCallError
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+HEALTH_GENERATE_TIMEOUT_S = 20.0
+
+
+def create_app(
+    runtime: Any,
+    *,
+    served_model_name: str | None = None,
+    limits: ServerLimits | None = None,
+    server_args: dict[str, Any] | None = None,
+    close_runtime: bool = False,
+) -> FastAPI:
+    """An app serving ``runtime`` (any ``ttc.Runtime``); ``server_args`` go to /server_info.
+
+    ``close_runtime`` closes the runtime when the server shuts down (``ttc serve`` owns its
+    runtime; a test that shares one across servers does not).
+    """
+    served = ServedRuntime(runtime, served_model_name=served_model_name, limits=limits)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if close_runtime:
+            await runtime.aclose()
+
+    app = FastAPI(title="ttc serve", version=_version(), lifespan=lifespan)
+    app.state.served = served
+    args = dict(server_args or {})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(str(exc.detail), exc.status_code)
+
+    @app.get("/health")
+    async def health() -> Response:
+        return Response(status_code=200)
+
+    @app.get("/health_generate")
+    async def health_generate() -> Response:
+        item = GenerationItem(prompt="Hello", max_new_tokens=1, temperature=0.0)
+        try:
+            await asyncio.wait_for(run_item(served, item), HEALTH_GENERATE_TIMEOUT_S)
+        except Exception:
+            logger.exception("health_generate failed")
+            return Response(status_code=503)
+        return Response(status_code=200)
+
+    @app.get("/model_info")
+    @app.get("/get_model_info")
+    async def model_info() -> dict[str, Any]:
+        return _model_info(served)
+
+    @app.get("/server_info")
+    @app.get("/get_server_info")
+    async def server_info() -> dict[str, Any]:
+        return _server_info(served, args)
+
+    @app.api_route("/flush_cache", methods=["GET", "POST"])
+    async def flush_cache() -> Response:
+        flushed = await served.flush_cache()
+        text = "Cache flushed.\n" if flushed else "This runtime has no prefix cache to flush.\n"
+        return PlainTextResponse(text, status_code=200)
+
+    @app.api_route("/generate", methods=["POST", "PUT"])
+    async def generate(request: Request) -> Response:
+        return await _handle(request, lambda body: _generate(served, body))
+
+    @app.post("/v1/completions")
+    async def completions(request: Request) -> Response:
+        return await _handle(request, lambda body: _completions(served, body))
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Response:
+        return await _handle(request, lambda body: _chat(served, body))
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return openai.models_response(served)
+
+    return app
+
+
+# --- request handling -----------------------------------------------------------------------
+
+
+async def _handle(request: Request, work: Callable[[Any], Awaitable[Any]]) -> Response:
+    """Body → work → JSON, with every failure turned into one clear error response."""
+    try:
+        body = await _read_json(request)
+        result = await _cancel_on_disconnect(request, work(body))
+    except ApiError as error:
+        return error.response()
+    except RuntimeCallError as error:
+        api_error = from_runtime_error(error)
+        if api_error.status >= 500:
+            logger.error("runtime call failed: %s", error)
+        return api_error.response()
+    except Exception as error:  # a bug must cost one request, never the server
+        logger.exception("internal error while serving %s", request.url.path)
+        return error_response(f"internal server error: {type(error).__name__}: {error}", 500)
+    return _json(result)
+
+
+async def _read_json(request: Request) -> Any:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        raw = await request.body()
+    except ClientDisconnect:
+        raise ApiError("the client disconnected while sending the request") from None
+    if not raw:
+        raise ApiError("the request body is empty; send a JSON object")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ApiError(f"malformed JSON body: {error}") from None
+
+
+async def _cancel_on_disconnect(request: Request, work: Awaitable[Any]) -> Any:
+    """Run ``work``; if the client goes away first, cancel it (aborting the runtime call)."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_wait_for_disconnect(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            logger.info("client disconnected from %s; request cancelled", request.url.path)
+    if task.cancelled():
+        raise ApiError("the client disconnected; the request was cancelled")
+    return task.result()
+
+
+async def _wait_for_disconnect(request: Request) -> None:
+    """The body is already read, so the next ASGI message is the disconnect."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _json(content: Any) -> Response:
+    """JSON as SGLang's orjson writes it: a non-finite float becomes null, not invalid JSON."""
+    try:
+        text = json.dumps(content, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        text = json.dumps(_finite(content), separators=(",", ":"))
+    return Response(text, media_type="application/json")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+# --- endpoints ------------------------------------------------------------------------------
+
+
+async def _generate(served: ServedRuntime, body: Any) -> Any:
+    started = time.perf_counter()
+    normalized = await sglang.normalize(sglang.parse_generate(body), served)
+    results = await run_items(served, normalized.items)
+    results = await _with_texts(served, results, any(o.return_text for o in normalized.logprobs))
+    return sglang.build_response(normalized, results, served, started)
+
+
+async def _completions(served: ServedRuntime, body: Any) -> Any:
+    request = openai.parse(openai.CompletionRequest, body)
+    items = await openai.completion_items(request, served)
+    results = await run_items(served, items)
+    results = await _with_texts(served, results, request.logprobs is not None)
+    return openai.completion_response(request, results, served)
+
+
+async def _chat(served: ServedRuntime, body: Any) -> Any:
+    request = openai.parse(openai.ChatCompletionRequest, body)
+    item = await openai.chat_item(request, served)
+    (result,) = await _with_texts(served, [await run_item(served, item)], bool(request.logprobs))
+    return openai.chat_response(request, result, served)
+
+
+async def _with_texts(
+    served: ServedRuntime, results: list[ItemResult], wanted: bool
+) -> list[ItemResult]:
+    if not wanted or not served.can_detokenize:
+        return results
+    return [await attach_token_texts(served, result) for result in results]
+
+
+def _model_info(served: ServedRuntime) -> dict[str, Any]:
+    """SGLang's ``/model_info`` keys (``model_path``, ``tokenizer_path``, ``is_generation``)."""
+    return {
+        "model_path": served.model_path,
+        "tokenizer_path": served.tokenizer_path,
+        "is_generation": True,
+        "preferred_sampling_params": None,
+        "weight_version": "default",
+        "served_model_name": served.served_model_name,
+        "context_length": served.context_length,
+        "vocab_size": served.vocab_size,
+        "runtime": served.runtime.name,
+        "capabilities": sorted(str(c) for c in served.runtime.capabilities),
+    }
+
+
+def _server_info(served: ServedRuntime, args: dict[str, Any]) -> dict[str, Any]:
+    """What sglang-router reads at registration (``model_path``, ``dp_size``, ``max_*``)."""
+    context = served.context_length
+    limits = served.limits
+    return {
+        "model_path": served.model_path,
+        "tokenizer_path": served.tokenizer_path,
+        "served_model_name": served.served_model_name,
+        "dp_size": 1,
+        "tp_size": 1,
+        "context_length": context,
+        "max_total_tokens": context,
+        "max_prefill_tokens": context,
+        "max_running_requests": limits.max_batch * limits.max_n,
+        "max_req_input_len": context - 1 if context else None,
+        "version": _version(),
+        "runtime": served.runtime.name,
+        "internal_states": [{"runtime": served.runtime.name}],
+        **args,
+    }
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ttc-orchestrator")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"

@@ -1,0 +1,336 @@
+"""The OpenAI-compatible ``/v1`` API: requests, their translation, the responses.
+
+Shapes follow OpenAI's API and SGLang's implementation of it
+(``python/sglang/srt/entrypoints/openai/protocol.py``, ``serving_chat.py``,
+``serving_completions.py``, ``usage_processor.py``): choices ordered prompt-major (index =
+prompt * n + sample), ``matched_stop`` on each choice, and usage counting each prompt once,
+cached prompt tokens included, in ``prompt_tokens_details.cached_tokens``. SGLang's extra
+sampling fields ``top_k`` and ``min_p`` are accepted too.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from ttc.plugins.server.errors import ApiError, from_validation_error
+from ttc.plugins.server.generation import GenerationItem, ItemResult, remaining_context
+from ttc.plugins.server.served_runtime import ServedRuntime
+from ttc.runtime import Capability, Completion
+
+
+class SamplingFields(BaseModel):
+    """What chat and completions requests share."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = None
+    n: int | None = 1
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    stream: bool | None = False
+    presence_penalty: float | None = 0.0
+    frequency_penalty: float | None = 0.0
+    logit_bias: dict[str, float] | None = None
+    user: str | None = None
+
+
+class CompletionRequest(SamplingFields):
+    prompt: str | list[str] | list[int] | list[list[int]]
+    max_tokens: int | None = 16
+    logprobs: int | None = None
+    echo: bool | None = False
+    best_of: int | None = None
+    suffix: str | None = None
+
+
+class TextPart(BaseModel):
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[TextPart] | None = None
+
+
+class ChatCompletionRequest(SamplingFields):
+    messages: list[ChatMessage]
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    logprobs: bool | None = False
+    top_logprobs: int | None = None
+    tools: list[dict[str, Any]] | None = None
+    response_format: dict[str, Any] | None = None
+
+
+def parse(model: type[SamplingFields], body: Any) -> Any:
+    if not isinstance(body, dict):
+        raise ApiError("the request body must be a JSON object")
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        raise from_validation_error(error) from None
+
+
+def _sampling_item(
+    request: SamplingFields, prompt: str, max_tokens: int, top_logprobs: int, served: ServedRuntime
+) -> GenerationItem:
+    if request.stream:
+        raise ApiError("stream is not supported by this server; send stream: false", param="stream")
+    for name in ("presence_penalty", "frequency_penalty"):
+        if getattr(request, name) not in (None, 0, 0.0):
+            raise ApiError(f"{name} is not supported by this server", param=name)
+    if request.logit_bias:
+        raise ApiError("logit_bias is not supported by this server", param="logit_bias")
+    n = 1 if request.n is None else request.n
+    limit = served.limits.max_n
+    if not 1 <= n <= limit:
+        raise ApiError(f"n must be between 1 and {limit}, got {n}", param="n")
+    temperature = 1.0 if request.temperature is None else request.temperature
+    if not math.isfinite(temperature) or not 0.0 <= temperature <= 2.0:
+        raise ApiError(f"temperature must be in [0, 2], got {temperature}", param="temperature")
+    top_p = 1.0 if request.top_p is None else request.top_p
+    if not 0.0 < top_p <= 1.0:
+        raise ApiError(f"top_p must be in (0, 1], got {top_p}", param="top_p")
+    top_k = -1 if request.top_k is None else request.top_k
+    if top_k < 1 and top_k != -1:
+        raise ApiError(f"top_k must be -1 (disable) or at least 1, got {top_k}", param="top_k")
+    min_p = 0.0 if request.min_p is None else request.min_p
+    if not 0.0 <= min_p <= 1.0:
+        raise ApiError(f"min_p must be in [0, 1], got {min_p}", param="min_p")
+    if max_tokens < 1:
+        raise ApiError(f"max_tokens must be at least 1, got {max_tokens}", param="max_tokens")
+    stops = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
+    if len(stops) > 4:
+        raise ApiError("stop holds at most 4 sequences", param="stop")
+    if top_logprobs and Capability.TOP_LOGPROBS not in served.runtime.capabilities:
+        raise ApiError(f"runtime {served.runtime.name!r} cannot return top logprobs")
+    return GenerationItem(
+        prompt=prompt,
+        n=n,
+        max_new_tokens=max_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=0 if top_k == -1 else top_k,
+        min_p=min_p,
+        stop=tuple(s for s in stops if s),
+        seed=request.seed,
+        top_logprobs=top_logprobs,
+    )
+
+
+# --- /v1/completions ------------------------------------------------------------------------
+
+
+async def completion_items(
+    request: CompletionRequest, served: ServedRuntime
+) -> list[GenerationItem]:
+    if request.echo:
+        raise ApiError("echo is not supported by this server", param="echo")
+    if request.suffix:
+        raise ApiError("suffix is not supported by this server", param="suffix")
+    if request.best_of not in (None, 1, request.n):
+        raise ApiError("best_of is not supported by this server", param="best_of")
+    logprobs = request.logprobs or 0
+    if not 0 <= logprobs <= min(20, served.limits.max_top_logprobs):
+        raise ApiError(f"logprobs must be in [0, 20], got {logprobs}", param="logprobs")
+    prompts = await _completion_prompts(request.prompt, served)
+    if len(prompts) > served.limits.max_batch:
+        raise ApiError(f"at most {served.limits.max_batch} prompts per request", param="prompt")
+    max_tokens = request.max_tokens
+    if max_tokens is None:
+        max_tokens = remaining_context(served, served.limits.default_max_new_tokens)
+    return [_sampling_item(request, p, max_tokens, logprobs, served) for p in prompts]
+
+
+async def _completion_prompts(prompt: Any, served: ServedRuntime) -> list[str]:
+    if isinstance(prompt, str):
+        return [prompt]
+    if not prompt:
+        raise ApiError("prompt cannot be empty", param="prompt")
+    if isinstance(prompt[0], str):
+        return list(prompt)
+    token_lists = [prompt] if isinstance(prompt[0], int) else prompt
+    if not served.can_detokenize:
+        raise ApiError(
+            f"token-id prompts need a runtime that can detokenize; runtime "
+            f"{served.runtime.name!r} cannot: send text",
+            param="prompt",
+        )
+    return [await served.detokenize(ids) for ids in token_lists]
+
+
+def completion_response(
+    request: CompletionRequest, results: Sequence[ItemResult], served: ServedRuntime
+) -> dict[str, Any]:
+    choices = []
+    for result in results:
+        for completion in result.completions:
+            logprobs = None
+            if request.logprobs is not None:
+                logprobs = _legacy_logprobs(completion, result.token_texts, request.logprobs)
+            choices.append(
+                {
+                    "index": len(choices),
+                    "text": completion.text,
+                    "logprobs": logprobs,
+                    "finish_reason": completion.finish_reason,
+                    "matched_stop": completion.matched_stop,
+                }
+            )
+    return {
+        "id": f"cmpl-{uuid.uuid4().hex}",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": request.model or served.served_model_name,
+        "choices": choices,
+        "usage": usage(results),
+    }
+
+
+def _legacy_logprobs(
+    completion: Completion, texts: dict[int, str | None], k: int
+) -> dict[str, Any]:
+    tokens = [token_text(t, texts) for t in completion.token_ids]
+    offsets, offset = [], 0
+    for token in tokens:
+        offsets.append(offset)
+        offset += len(token)
+    top = None
+    if k > 0 and completion.top_logprobs is not None:
+        top = [
+            {token_text(t, texts): lp for t, lp in position[:k]}
+            for position in completion.top_logprobs
+        ]
+    return {
+        "text_offset": offsets,
+        "token_logprobs": list(completion.logprobs),
+        "tokens": tokens,
+        "top_logprobs": top,
+    }
+
+
+# --- /v1/chat/completions -------------------------------------------------------------------
+
+
+async def chat_item(request: ChatCompletionRequest, served: ServedRuntime) -> GenerationItem:
+    if not request.messages:
+        raise ApiError("messages cannot be empty", param="messages")
+    if request.tools:
+        raise ApiError("tools are not supported by this server", param="tools")
+    if request.response_format and request.response_format.get("type") not in (None, "text"):
+        raise ApiError("response_format other than text is not supported", param="response_format")
+    top = request.top_logprobs or 0
+    if not 0 <= top <= 20:
+        raise ApiError(f"top_logprobs must be in [0, 20], got {top}", param="top_logprobs")
+    if top and not request.logprobs:
+        raise ApiError("top_logprobs needs logprobs: true", param="top_logprobs")
+    messages = [{"role": m.role, "content": _content(m)} for m in request.messages]
+    prompt = await served.runtime.render(messages, add_generation_prompt=True)
+    max_tokens = request.max_completion_tokens or request.max_tokens
+    if max_tokens is None:
+        max_tokens = remaining_context(served, served.limits.default_max_new_tokens)
+    return _sampling_item(request, prompt, max_tokens, top, served)
+
+
+def _content(message: ChatMessage) -> str:
+    if message.content is None:
+        return ""
+    if isinstance(message.content, str):
+        return message.content
+    return "".join(part.text for part in message.content)
+
+
+def chat_response(
+    request: ChatCompletionRequest, result: ItemResult, served: ServedRuntime
+) -> dict[str, Any]:
+    choices = []
+    for index, completion in enumerate(result.completions):
+        logprobs = None
+        if request.logprobs:
+            logprobs = {"content": _chat_logprobs(completion, result.token_texts)}
+        choices.append(
+            {
+                "index": index,
+                "message": {"role": "assistant", "content": completion.text},
+                "logprobs": logprobs,
+                "finish_reason": completion.finish_reason,
+                "matched_stop": completion.matched_stop,
+            }
+        )
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.model or served.served_model_name,
+        "choices": choices,
+        "usage": usage([result]),
+    }
+
+
+def _chat_logprobs(completion: Completion, texts: dict[int, str | None]) -> list[dict[str, Any]]:
+    tops = completion.top_logprobs or [()] * completion.completion_tokens
+    content = []
+    for token, lp, top in zip(completion.token_ids, completion.logprobs, tops, strict=True):
+        text = token_text(token, texts)
+        content.append(
+            {
+                "token": text,
+                "logprob": lp,
+                "bytes": list(text.encode()),
+                "top_logprobs": [
+                    {
+                        "token": token_text(t, texts),
+                        "logprob": v,
+                        "bytes": list(token_text(t, texts).encode()),
+                    }
+                    for t, v in top
+                ],
+            }
+        )
+    return content
+
+
+# --- shared ---------------------------------------------------------------------------------
+
+
+def token_text(token: int, texts: dict[int, str | None]) -> str:
+    """A token's text; ``token_id:N`` (vLLM's convention) when the runtime cannot say."""
+    text = texts.get(token)
+    return text if text is not None else f"token_id:{token}"
+
+
+def usage(results: Sequence[ItemResult]) -> dict[str, Any]:
+    """Each prompt counted once (its first sample), as SGLang's ``UsageProcessor`` does."""
+    prompt = sum(r.completions[0].prompt_tokens for r in results if r.completions)
+    cached = sum(r.completions[0].cached_tokens for r in results if r.completions)
+    completion = sum(c.completion_tokens for r in results for c in r.completions)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
+
+
+def models_response(served: ServedRuntime) -> dict[str, Any]:
+    card = {
+        "id": served.served_model_name,
+        "object": "model",
+        "created": int(time.time()),
+        "owned_by": "ttc",
+        "root": served.model_path,
+        "max_model_len": served.context_length,
+    }
+    return {"object": "list", "data": [card]}

@@ -1,0 +1,75 @@
+"""The runtime as the server sees it: the ``Runtime`` protocol plus optional extras.
+
+A runtime may offer more than the protocol (a context length, the paths it loaded, a cache to
+flush, a way to turn token ids back into text); the server asks for each with ``getattr`` so
+that it can serve any runtime and degrades in a labelled way when one is missing.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ttc.runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """Bounds that keep one request from taking the server down."""
+
+    max_n: int = 64
+    max_batch: int = 256
+    """Texts in one batched ``/generate``."""
+    max_top_logprobs: int = 100
+    default_max_new_tokens: int = 128
+    """SGLang's default for ``max_new_tokens``."""
+
+
+class ServedRuntime:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        served_model_name: str | None = None,
+        limits: ServerLimits | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.limits = limits or ServerLimits()
+        self.model_path: str = str(getattr(runtime, "model_path", None) or runtime.model)
+        self.tokenizer_path: str = str(getattr(runtime, "tokenizer_path", None) or self.model_path)
+        self.served_model_name = served_model_name or runtime.model or self.model_path
+        context = getattr(runtime, "context_length", None)
+        self.context_length: int | None = int(context) if context else None
+        eos = getattr(runtime, "eos_token_id", None)
+        self.eos_token_id: int | None = eos if isinstance(eos, int) else None
+
+    @property
+    def vocab_size(self) -> int | None:
+        return self.runtime.vocab_size
+
+    @property
+    def can_detokenize(self) -> bool:
+        return callable(getattr(self.runtime, "detokenize", None))
+
+    async def detokenize(self, ids: Sequence[int]) -> str:
+        """Token ids to text with the runtime's own ``detokenize(ids)`` (sync or async)."""
+        result = self.runtime.detokenize(list(ids))
+        return await result if inspect.isawaitable(result) else result
+
+    async def token_texts(self, ids: Sequence[int]) -> list[str | None]:
+        """The text of each token, or None for every token if the runtime cannot say."""
+        if not self.can_detokenize:
+            return [None] * len(ids)
+        return [await self.detokenize([token]) for token in ids]
+
+    async def flush_cache(self) -> bool:
+        """Empty the prefix cache; False if the runtime has none to flush."""
+        flush: Any = getattr(self.runtime, "flush_cache", None)
+        if not callable(flush):
+            return False
+        result = flush()
+        if inspect.isawaitable(result):
+            await result
+        return True
