@@ -14,7 +14,6 @@ from functools import cache
 from importlib import metadata
 
 import pluggy
-
 from ttc import hookspecs
 from ttc.registry import Registry
 
@@ -27,6 +26,9 @@ DISABLE_ENTRY_POINTS_ENV = "TTC_DISABLE_ENTRY_POINTS"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "ttc.plugins.tasks.builtin",
+    "ttc.plugins.tasks.answer_is",
+    "ttc.plugins.tasks.code_block",
+    "ttc.plugins.tasks.json_field",
     "ttc.plugins.generators.sample",
     "ttc.plugins.selectors.majority",
     "ttc.plugins.selectors.first",

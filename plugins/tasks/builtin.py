@@ -1,6 +1,6 @@
 """Built-in answer formats: numbers, \\boxed{} answers, choice letters and plain text.
 
-More (math-verify equivalence, code blocks, JSON fields) come with the selectors work.
+Code blocks, JSON fields and "the answer is" live in their own modules of this package.
 """
 
 from __future__ import annotations
@@ -9,8 +9,16 @@ import re
 from collections.abc import Hashable
 from fractions import Fraction
 
+from pydantic import Field
 from ttc.plugin_system import hookimpl
-from ttc.task_format import TaskFormat
+from ttc.plugins.tasks.math_equivalence import (
+    as_number,
+    math_equivalent,
+    math_key,
+    normalise,
+    numbers_close,
+)
+from ttc.task_format import TaskFormat, TaskFormatConfig
 
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
 
@@ -36,6 +44,13 @@ class LastNumber(TaskFormat):
     def key(self, answer: str) -> Hashable:
         return _number_key(answer)
 
+    def equivalent(self, a: str, b: str) -> bool:
+        """Equal keys, or numbers within a relative tolerance of 1e-6."""
+        if self.key(a) == self.key(b):
+            return True
+        va, vb = as_number(normalise(a)), as_number(normalise(b))
+        return va is not None and vb is not None and numbers_close(va, vb)
+
 
 def last_boxed(text: str) -> str | None:
     """The content of the last ``\\boxed{...}``, braces balanced."""
@@ -53,23 +68,45 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
+class BoxedConfig(TaskFormatConfig):
+    symbolic: bool = True
+    """After string and numeric comparison, try SymPy equivalence through math-verify
+    (slower; off compares normal forms and numbers only)."""
+    fallback_number: bool = Field(default=True)
+    """Without a box or an "answer is", take the last number in the text."""
+
+
 class Boxed(TaskFormat):
-    """The last ``\\boxed{}``, else "the answer is …", else the last number."""
+    """Math answers: the last ``\\boxed{}``, else "the answer is …", else the last number.
+
+    Answers are normalised (``$``, ``\\left``/``\\right``, thousands separators, units) and
+    compared as strings, then numbers (relative tolerance 1e-6: ``\\frac{1}{2}`` ≡ 0.5 ≡
+    1/2), then symbolically (METHODS V6).
+    """
 
     name = "boxed"
-    ANSWER_IS = re.compile(r"answer is:?\s*\$?([^\n$]+?)\$?\s*(?:\.|$)", re.IGNORECASE)
+    Config = BoxedConfig
+    ANSWER_IS = re.compile(r"answer is:?\s*\$?([^\n$]+?)\$?\s*(?:\.\s|\.$|$)",
+                           re.IGNORECASE | re.MULTILINE)
 
     def extract(self, text: str) -> str | None:
-        boxed = last_boxed(text)
-        if boxed:
-            return boxed
-        found = self.ANSWER_IS.findall(text)
-        if found:
-            return found[-1].strip()
-        return LastNumber().extract(text)
+        config: BoxedConfig = self.config  # type: ignore[assignment]
+        found = last_boxed(text)
+        if not found:
+            matches = self.ANSWER_IS.findall(text)
+            found = matches[-1].strip() if matches else None
+        if not found and config.fallback_number:
+            found = LastNumber().extract(text)
+        if not found:
+            return None
+        return normalise(found) or None
 
     def key(self, answer: str) -> Hashable:
-        return _number_key(answer)
+        return math_key(answer)
+
+    def equivalent(self, a: str, b: str) -> bool:
+        config: BoxedConfig = self.config  # type: ignore[assignment]
+        return self.key(a) == self.key(b) or math_equivalent(a, b, symbolic=config.symbolic)
 
 
 class Choice(TaskFormat):
