@@ -53,15 +53,17 @@ class Executor:
         status, error = "succeeded", None
         ctx.fire("ttc_run_started")
         stage_names: list[str] = []
+        self._last = state
         try:
             state = await self._run_all(self.plan.stages, state, ctx, 0, stage_names)
         except BudgetExhausted as exc:
+            state = self._last  # the pool of the last stage that finished
             status, error = "budget_exhausted", str(exc)
         except StageFailed as exc:
-            status, error = "failed", str(exc)
+            state, status, error = self._last, "failed", str(exc)
         except Exception as exc:  # a component bug: report it as a failed run, keep the rest
             logger.exception("run %s failed", run.run_id)
-            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            state, status, error = self._last, "failed", f"{type(exc).__name__}: {exc}"
         if status != "failed" and self.plan.select is not None and state.pool:
             select = self.plan.select
             if status == "succeeded" or not select.component.uses_model:
@@ -130,6 +132,7 @@ class Executor:
             ctx.candidates[candidate.id] = candidate
         usage.wall_time += time.perf_counter() - started
         self._report(stage, ctx, round_, new_state.pool, usage, started, "succeeded", None, names)
+        self._last = new_state
         return new_state
 
     def _report(self, stage: StagePlan, ctx: RunContext, round_: int, pool: tuple,

@@ -12,7 +12,6 @@ from ttc.candidate import Candidate
 from ttc.runtime import Message
 
 
-
 def _empty() -> Mapping[str, Any]:
     return MappingProxyType({})
 

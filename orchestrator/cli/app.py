@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-
 from ttc.cli.inputs import read_tasks
 from ttc.cli.progress import ProgressDisplay
 from ttc.cli.render import components_table, print_result
@@ -180,7 +179,9 @@ def main() -> None:
     debug = "--debug" in sys.argv
     try:
         _register_plugin_commands()
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns the code of a typer.Exit here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except TTCError as exc:
         if debug:
             traceback.print_exc()
@@ -192,10 +193,9 @@ def main() -> None:
         err.print("aborted")
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+        show = getattr(exc, "show", None)  # click's (or typer's vendored click's) usage errors
+        if callable(show) and hasattr(exc, "exit_code"):
+            show()
             sys.exit(exc.exit_code)
         if debug:
             traceback.print_exc()

@@ -6,7 +6,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-
 from ttc.registry import Registry
 from ttc.result import RunResult
 

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pydantic
-
 from ttc.component import Component, Effect
 from ttc.errors import RecipeError, RecipeIssue
 from ttc.recipe.plan import (
@@ -64,6 +63,8 @@ class RecipeCompiler:
         self.models: dict[str, ModelBinding] = {}
         self.runtime_caps: dict[str, frozenset[Any]] = {}
         self._names: set[str] = set()
+        self.declared: set[str] = set()
+        """Aliases written in ``models:``, valid or not (no cascade of errors for a bad one)."""
 
     def fail(self, path: Path, message: str, fix: str) -> None:
         self.issues.append(self.pos.issue(path, message, fix))
@@ -125,6 +126,7 @@ class RecipeCompiler:
             self.fail(("models",), "'models' must map aliases to {runtime, model, options}",
                       "write  models: {small: {runtime: local}}")
             return
+        self.declared = set(models)
         for alias, spec in models.items():
             path: Path = ("models", alias)
             if not ALIAS.match(alias):
@@ -342,10 +344,10 @@ class RecipeCompiler:
             return None
         params = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
         component = self._instantiate(cls, params, path)
+        alias = self._model_for(cls, entry.get("model"), path)
         if component is None:
             return None
-        alias = self._model_for(cls, entry.get("model"), path)
-        if component is not None and alias is not None and alias in self.runtime_caps:
+        if alias is not None and alias in self.runtime_caps:
             missing = component.required_capabilities() - self.runtime_caps[alias]
             if missing:
                 binding = self.models[alias]
@@ -377,15 +379,17 @@ class RecipeCompiler:
                 self.fail((*path, "model"), f"{cls.name!r} uses no model", "remove  model:")
             return None
         if alias is None:
-            if len(self.models) == 1:
-                return next(iter(self.models))
-            if not self.models:
+            if len(self.declared) == 1:
+                return next(iter(self.models), None)
+            if not self.declared:
                 self.fail(path, f"{cls.name!r} needs a model and the recipe defines none",
                           "add  models: {default: {runtime: local}}")
             else:
                 self.fail(path, f"{cls.name!r} needs a model and there are several",
                           f"add  model: one of {', '.join(self.models)}")
             return None
+        if isinstance(alias, str) and alias in self.declared and alias not in self.models:
+            return None  # already reported under models:
         if not isinstance(alias, str) or alias not in self.models:
             hint = did_you_mean(str(alias), self.models)
             self.fail((*path, "model"), f"no model alias {alias!r} in 'models'",

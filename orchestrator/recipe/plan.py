@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-
 from ttc.component import Component
 from ttc.task_format import TaskFormat
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-
 from ttc.errors import RecipeError, RecipeIssue
 
 Path = tuple[str | int, ...]
@@ -73,7 +72,11 @@ def load_yaml(text: str, source: str) -> tuple[Any, Positions]:
 
 
 def _build(
-    node: yaml.Node, path: Path, positions: Positions, constructor: yaml.SafeLoader, active: set[int]
+    node: yaml.Node,
+    path: Path,
+    positions: Positions,
+    constructor: yaml.SafeLoader,
+    active: set[int],
 ) -> Any:
     positions.set(path, node)
     if id(node) in active:

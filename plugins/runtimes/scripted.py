@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from pydantic import Field
-
 from ttc.plugin_system import hookimpl
 from ttc.runtime import (
     Capability,
@@ -113,7 +112,9 @@ class ScriptedRuntime:
             if len(words) < len(text.split()):
                 text, finish = " ".join(words), "length"
             ids = tuple(token_id(w) for w in words)
-            stats = [position_stats(t, request.top_logprobs, request.token_ids_logprob) for t in ids]
+            stats = [
+                position_stats(t, request.top_logprobs, request.token_ids_logprob) for t in ids
+            ]
             out.append(
                 Completion(
                     text=text,
@@ -122,7 +123,9 @@ class ScriptedRuntime:
                     finish_reason=finish,
                     prompt_tokens=prompt_tokens,
                     cached_tokens=prompt_tokens if i else 0,
-                    top_logprobs=tuple(s.top_logprobs for s in stats) if request.top_logprobs else None,
+                    top_logprobs=tuple(s.top_logprobs for s in stats)
+                    if request.top_logprobs
+                    else None,
                     token_ids_logprobs=tuple(s.token_ids_logprobs for s in stats)
                     if request.token_ids_logprob
                     else None,
@@ -138,14 +141,18 @@ class ScriptedRuntime:
         results = []
         for request in requests:
             ids = tuple(token_id(w) for w in request.continuation.split())
-            stats = [position_stats(t, request.top_logprobs, request.token_ids_logprob) for t in ids]
+            stats = [
+                position_stats(t, request.top_logprobs, request.token_ids_logprob) for t in ids
+            ]
             next_id = token_id(f"after:{request.prompt}{request.continuation}")
             results.append(
                 ScoreResult(
                     token_ids=ids,
                     logprobs=tuple(logprob_of(t) for t in ids),
                     prompt_tokens=len(request.prompt.split()),
-                    top_logprobs=tuple(s.top_logprobs for s in stats) if request.top_logprobs else None,
+                    top_logprobs=tuple(s.top_logprobs for s in stats)
+                    if request.top_logprobs
+                    else None,
                     token_ids_logprobs=tuple(s.token_ids_logprobs for s in stats)
                     if request.token_ids_logprob
                     else None,

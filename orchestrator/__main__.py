@@ -1,0 +1,3 @@
+from ttc.cli.app import main
+
+main()
