@@ -35,6 +35,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ttc.plugins.runtimes.scripted",
     "ttc.plugins.runtimes.local",
     "ttc.plugins.server",
+    "ttc.storage.plugin",
 )
 
 

@@ -57,9 +57,21 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Override the recipe's seed.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
     concurrency: Annotated[int, typer.Option(help="Tasks run at once for --input-file.")] = 4,
+    record: Annotated[bool, typer.Option("--record/--no-record",
+                                         help="Record the run in the run store.")] = True,
+    db: Annotated[str | None, typer.Option("--db", help="Run store URL (default: "
+                                           "TTC_DATABASE_URL, else the user data folder).")
+                  ] = None,
 ) -> None:
     """Run a recipe on one question or a file of them."""
+    import os
+
     from ttc.pipeline import Pipeline
+
+    # Read by the storage plugin (the core does not know it): record unless --no-record.
+    os.environ["TTC_RECORD"] = "1" if record else "0"
+    if db:
+        os.environ["TTC_DATABASE_URL"] = db
 
     tasks = read_tasks(input, input_file)
     pipeline = Pipeline.from_yaml(recipe)
