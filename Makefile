@@ -31,4 +31,4 @@ bench: install-dev
 	for script in bench/bench_*.py; do $(PYTHON) $$script || exit 1; done
 
 docs: install
-	$(PYTHON) -m ttc.docs_gen docs/recipe-reference.md
+	TTC_DISABLE_ENTRY_POINTS=1 $(PYTHON) -m ttc reference > docs/recipe-reference.md

@@ -182,6 +182,14 @@ def components(
                       markup=False, highlight=False)
 
 
+@app.command()
+def reference() -> None:
+    """Print the recipe reference (Markdown) generated from the installed plugins."""
+    from ttc.recipe.reference import recipe_reference
+
+    out.file.write(recipe_reference(default_host().registry))
+
+
 def _register_plugin_commands() -> None:
     default_host().hook.ttc_register_commands(cli=app)
 

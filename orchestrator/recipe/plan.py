@@ -24,7 +24,9 @@ class Limits(BaseModel):
     retries: int = Field(default=2, ge=0, le=20)
     """Extra attempts for a call that fails in a way worth retrying."""
     retry_backoff_s: float = Field(default=0.5, ge=0)
+    """First wait before a retry; it doubles each attempt, with jitter."""
     call_timeout_s: float = Field(default=600.0, gt=0)
+    """A call that takes longer fails (and is retried)."""
 
 
 class StopCondition(BaseModel):
@@ -37,6 +39,7 @@ class StopCondition(BaseModel):
     score: str | None = None
     """A score name; with ``at_least``: stop when the best candidate's score reaches it."""
     at_least: float | None = None
+    """The threshold for ``score``."""
     unchanged: bool = False
     """Stop when a round leaves every candidate's text unchanged."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pydantic import Field
-
 from ttc.component import Component, ComponentConfig, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
@@ -31,6 +30,8 @@ class SampleConfig(ComponentConfig):
 
 
 class Sample(Component):
+    """Draws n completions of the task's prompt; the n share one prefill."""
+
     name = "sample"
     kind = "generator"
     effect = Effect.PRODUCES

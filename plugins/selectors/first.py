@@ -9,6 +9,8 @@ from ttc.plugin_system import hookimpl
 
 
 class First(Selector):
+    """Keeps the pool's first candidate: for pools a ranker or fuser already ordered."""
+
     name = "first"
 
     async def select(self, pool: tuple[Candidate, ...], ctx: ComponentContext) -> Selection:

@@ -17,6 +17,8 @@ class MajorityConfig(SelectorConfig):
 
 
 class Majority(Selector):
+    """Self-consistency: the most common extracted answer wins."""
+
     name = "majority"
     Config = MajorityConfig
 
