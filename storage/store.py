@@ -326,6 +326,8 @@ def _check_sqlite_file(path: Path, url: str) -> None:
                 f"{path} is not a SQLite database (corrupt, or another kind of file); nothing "
                 "was changed. fix: move it away, or point --db / TTC_DATABASE_URL elsewhere"
             )
+        if header:
+            _check_sqlite_tables(path)
         if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
             raise StoreError(
                 f"the run store {path} is read-only (SQLite needs to write the file and its "
@@ -342,6 +344,31 @@ def _check_sqlite_file(path: Path, url: str) -> None:
             f"cannot create the run store {path}: {exc.strerror or exc} (a read-only "
             "location?); fix: set TTC_DATABASE_URL or --db to a writable place"
         ) from None
+
+
+def _check_sqlite_tables(path: Path) -> None:
+    """Look at an existing file read-only first: switching a foreign database to WAL would
+    already change it."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"cannot open the run store {path}: {exc}; nothing was changed. fix: move it "
+            "away, or point --db / TTC_DATABASE_URL elsewhere"
+        ) from None
+    if tables and VERSION_TABLE not in tables:
+        raise StoreError(
+            f"{path} is not a ttc run store (it holds other tables: "
+            f"{', '.join(sorted(tables)[:5])}); nothing was changed. fix: point --db / "
+            "TTC_DATABASE_URL at a new file"
+        )
 
 
 def _busy(exc: OperationalError) -> bool:
