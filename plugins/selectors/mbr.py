@@ -57,6 +57,8 @@ class MBR(Selector):
         u = await self.utilities(pool, ctx)
         weights = reference_weights(pool, config.weights)
         expected = expected_utility(u, weights)
+        if config.utility == "exact_match":  # no answer agrees with nothing: rank it last
+            expected = np.where([c.answer is None for c in pool], -1.0, expected)
         return argmax_selection(pool, list(expected), "mbr",
                                 {"utility": config.utility, "weights": config.weights})
 
