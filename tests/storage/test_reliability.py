@@ -142,7 +142,7 @@ def test_truncated_sqlite_file_is_refused(tmp_path: Path) -> None:
     RunStore.open(f"sqlite:///{path}").close()
     data = path.read_bytes()
     path.write_bytes(data[:100] + b"\xff" * 2000)
-    with pytest.raises(StoreError, match="cannot open the run store|not a ttc run store"):
+    with pytest.raises(StoreError, match=r"cannot open the run store|not a ttc run store"):
         RunStore.open(f"sqlite:///{path}")
 
 
@@ -154,7 +154,7 @@ def test_foreign_sqlite_database_is_refused_untouched(tmp_path: Path) -> None:
         conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
         conn.execute("INSERT INTO users VALUES (1, 'ada')")
     before = digest(path)
-    with pytest.raises(StoreError, match="not a ttc run store .*users"):
+    with pytest.raises(StoreError, match=r"not a ttc run store .*users"):
         RunStore.open(f"sqlite:///{path}")
     assert digest(path) == before
 
@@ -179,7 +179,7 @@ def test_newer_schema_is_refused_untouched(store_url: str) -> None:
 
 
 def test_read_only_location_is_a_clear_error() -> None:
-    with pytest.raises(StoreError, match="cannot create the run store .*read-only location"):
+    with pytest.raises(StoreError, match=r"cannot create the run store .*read-only location"):
         RunStore.open("sqlite:////sys/ttc-test/runs.db")
 
 
@@ -197,7 +197,7 @@ def test_read_only_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_cli_reports_a_bad_store_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "runs.db"
     path.write_text("not a database at all")
-    code, out, err = finish(ttc("runs", "list", "--db", f"sqlite:///{path}"))
+    code, _, err = finish(ttc("runs", "list", "--db", f"sqlite:///{path}"))
     assert code == 3
     assert err.startswith("error:") and "not a SQLite database" in err
     assert "Traceback" not in err
