@@ -17,15 +17,15 @@ import time
 
 os.environ.setdefault("TTC_DISABLE_ENTRY_POINTS", "1")
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.table import Table
 
-from ttc.background_loop import run_sync  # noqa: E402
-from ttc.pipeline import Pipeline  # noqa: E402
-from ttc.plugins.runtimes.scripted import ScriptedOptions, ScriptedRuntime  # noqa: E402
-from ttc.runtime import GenerateRequest, SamplingParams  # noqa: E402
+from ttc.background_loop import run_sync
+from ttc.pipeline import Pipeline
+from ttc.plugins.runtimes.scripted import ScriptedOptions, ScriptedRuntime
+from ttc.runtime import GenerateRequest, SamplingParams
 
-RESPONSES = [" ".join(["step"] * 44 + ["so", "the", "answer", "is", str(i % 5)]) for i in range(128)]
+RESPONSES = [" ".join(["step"] * 44 + ["so the answer is", str(i % 5)]) for i in range(128)]
 RECIPE = """name: bench
 task: number
 models: {s: {runtime: scripted}}

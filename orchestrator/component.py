@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
 from ttc.candidate import Candidate
 from ttc.runtime import Capability
 from ttc.state import State

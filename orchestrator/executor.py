@@ -161,8 +161,10 @@ class Executor:
         selection = ctx.selection if self.plan.select is not None else None
         winner: Candidate | None = None
         answer: str | None = None
-        if selection is not None and selection.winner is not None:
-            winner = ctx.candidates.get(selection.winner) or state.by_id().get(selection.winner)
+        if selection is not None:  # a selector that found no answer means "no answer"
+            if selection.winner is not None:
+                winner = ctx.candidates.get(selection.winner) or state.by_id().get(
+                    selection.winner)
             answer = selection.answer
         elif state.pool:
             winner = state.pool[0]

@@ -14,6 +14,7 @@ from functools import cache
 from importlib import metadata
 
 import pluggy
+
 from ttc import hookspecs
 from ttc.registry import Registry
 

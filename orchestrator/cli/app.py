@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+
 from ttc.cli.inputs import read_tasks
 from ttc.cli.progress import ProgressDisplay
 from ttc.cli.render import components_table, print_result

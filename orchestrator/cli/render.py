@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
 from ttc.registry import Registry
 from ttc.result import RunResult
 

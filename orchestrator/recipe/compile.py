@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pydantic
+
 from ttc.component import Component, Effect
 from ttc.errors import RecipeError, RecipeIssue
 from ttc.recipe.plan import (

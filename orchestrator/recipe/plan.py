@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
 from ttc.component import Component
 from ttc.task_format import TaskFormat
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import Field
+
 from ttc.component import Component, ComponentConfig, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl

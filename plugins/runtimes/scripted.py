@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from pydantic import Field
+
 from ttc.plugin_system import hookimpl
 from ttc.runtime import (
     Capability,

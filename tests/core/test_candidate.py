@@ -1,6 +1,7 @@
 import dataclasses
 
 import pytest
+
 from ttc.candidate import Candidate, Origin, TokenStats, candidate_id
 
 

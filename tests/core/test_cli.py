@@ -132,3 +132,24 @@ def test_failed_run_exits_1_with_the_reason(write_recipe):
                           "options: {fail_first: 5}}}\nstages:\n  - use: sample\n")
     proc = ttc("run", str(recipe), "-i", "x")
     assert proc.returncode == 1 and "failed" in proc.stderr
+
+
+def test_progress_display_follows_the_run():
+    import io
+
+    from rich.console import Console
+
+    from ttc import PluginHost
+    from ttc.cli.progress import ProgressDisplay
+    from ttc.pipeline import Pipeline
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    display = ProgressDisplay(total_tasks=2, console=console)
+    host = PluginHost(load_entry_points=False)
+    host.register(display)
+    pipeline = Pipeline.from_text(RECIPE, host=host)
+    with display:
+        pipeline.run_batch(["a", "b"], concurrency=1)
+    task = display.progress.tasks[0]
+    assert task.completed == 2 and task.fields["stage"] == "select"
+    assert display.tokens == 2 * (3 + 1 + 1)  # "it is 12", "12", "13" per run

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from ttc import PluginHost, hookimpl
 from ttc.errors import RecipeError
 from ttc.pipeline import Pipeline

@@ -5,6 +5,7 @@ from __future__ import annotations
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ttc.errors import RecipeError
 from ttc.pipeline import Pipeline
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import pytest
+
 from ttc import Capability, Component, Effect, PluginHost, hookimpl
 from ttc.errors import RecipeError
 from ttc.pipeline import Pipeline
