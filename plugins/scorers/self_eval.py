@@ -1,0 +1,54 @@
+"""``self_eval``: one-token self-evaluation, P("Yes") that the candidate is correct
+(METHODS V4), stored as the ``self_eval`` score for selectors, refiners and ``until``."""
+
+from __future__ import annotations
+
+from ttc.component import Component, ComponentConfig, Effect
+from ttc.context import ComponentContext
+from ttc.plugin_system import hookimpl
+from ttc.plugins.prompts import self_eval as prompts
+from ttc.plugins.structured.ask import Reply, record_parse_failure
+from ttc.plugins.verifiers.yes_no_probability import yes_probabilities
+from ttc.state import State
+
+SCORE = "self_eval"
+
+
+class SelfEvalConfig(ComponentConfig):
+    question: str = prompts.QUESTION
+    """Asked after the candidate's answer, as the next user turn."""
+
+
+class SelfEval(Component):
+    """Self-evaluation: P("Yes") that the candidate's own answer is correct (one token)."""
+
+    name = "self_eval"
+    kind = "scorer"
+    effect = Effect.ANNOTATES
+    needs_candidates = True
+    Config = SelfEvalConfig
+
+    async def run(self, state: State, ctx: ComponentContext) -> State:
+        config: SelfEvalConfig = self.config  # type: ignore[assignment]
+        messages = state.task.as_messages()
+        rendered = [
+            await ctx.render([*messages, {"role": "assistant", "content": c.text},
+                              {"role": "user", "content": config.question}])
+            for c in state.pool
+        ]
+        verdicts = await yes_probabilities(ctx, rendered, key=SCORE)
+        pool = []
+        for candidate, verdict in zip(state.pool, verdicts, strict=True):
+            if verdict.probability is None:
+                state = record_parse_failure(
+                    state, ctx, "self-evaluation",
+                    Reply(None, "", 1, False, "neither Yes nor No was readable"), candidate.id)
+                pool.append(candidate)
+            else:
+                pool.append(candidate.with_scores(**{SCORE: verdict.probability}))
+        return state.with_pool(pool)
+
+
+@hookimpl
+def ttc_register_components(register) -> None:
+    register(SelfEval)

@@ -1,0 +1,56 @@
+"""``yes_no_verifier``: a one-call verifier scored from the Yes/No token probabilities
+(METHODS V1). Annotates each candidate with ``score_name`` = P(Yes)/(P(Yes)+P(No))."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ttc.component import Component, ComponentConfig, Effect
+from ttc.context import ComponentContext
+from ttc.plugin_system import hookimpl
+from ttc.plugins.prompts import verifier as prompts
+from ttc.plugins.structured.ask import Reply, record_parse_failure
+from ttc.plugins.verifiers.yes_no_probability import NO, YES, yes_probabilities
+from ttc.state import State
+
+
+class YesNoConfig(ComponentConfig):
+    score_name: str = "yes_no"
+    """The score the probability is stored under."""
+    yes_tokens: list[str] = Field(default_factory=lambda: list(YES))
+    """Surface forms of Yes; their probabilities are summed."""
+    no_tokens: list[str] = Field(default_factory=lambda: list(NO))
+
+
+class YesNoVerifier(Component):
+    """Yes/No verifier: P("Yes") that a candidate answers the question, from one position."""
+
+    name = "yes_no_verifier"
+    kind = "verifier"
+    effect = Effect.ANNOTATES
+    needs_candidates = True
+    Config = YesNoConfig
+
+    async def run(self, state: State, ctx: ComponentContext) -> State:
+        config: YesNoConfig = self.config  # type: ignore[assignment]
+        question = state.task.question
+        rendered = [await ctx.render([{"role": "user",
+                                       "content": prompts.yes_no_prompt(question, c.text)}])
+                    for c in state.pool]
+        verdicts = await yes_probabilities(ctx, rendered, key=config.score_name,
+                                           yes=config.yes_tokens, no=config.no_tokens)
+        pool = []
+        for candidate, verdict in zip(state.pool, verdicts, strict=True):
+            if verdict.probability is None:
+                state = record_parse_failure(
+                    state, ctx, "yes/no verdict",
+                    Reply(None, "", 1, False, "neither Yes nor No was readable"), candidate.id)
+                pool.append(candidate)
+            else:
+                pool.append(candidate.with_scores(**{config.score_name: verdict.probability}))
+        return state.with_pool(pool)
+
+
+@hookimpl
+def ttc_register_components(register) -> None:
+    register(YesNoVerifier)

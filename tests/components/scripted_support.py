@@ -1,0 +1,64 @@
+"""Test support: run a recipe on the scripted runtime and see every model call it made."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from ttc import hookimpl
+from ttc.calls import ModelCall
+from ttc.pipeline import Pipeline
+from ttc.plugin_system import PluginHost
+from ttc.result import RunResult
+
+
+class CallLog:
+    """Records every model call of the runs it observes."""
+
+    def __init__(self) -> None:
+        self.calls: list[ModelCall] = []
+
+    @hookimpl
+    def ttc_model_called(self, run, call: ModelCall) -> None:
+        self.calls.append(call)
+
+    def prompts(self, component: str | None = None) -> list[str]:
+        out = []
+        for call in self.calls:
+            if component is not None and call.component != component:
+                continue
+            if call.kind == "generate":
+                out.append(call.request.prompt)
+            else:
+                out.extend(r.prompt for r in call.request)
+        return out
+
+    def count(self, component: str) -> int:
+        return sum(1 for c in self.calls if c.component == component)
+
+
+def run_scripted(stages: Sequence[Any], rules: Sequence[tuple[str, Sequence[str]]] = (),
+                 responses: Sequence[str] = ("42",), question: str = "What is 6*7?",
+                 select: Any = None, task: str | None = None, seed: int = 0,
+                 options: dict | None = None) -> tuple[RunResult, CallLog]:
+    """Run ``stages`` on a scripted model whose replies follow ``rules`` (first match wins)."""
+    recipe: dict[str, Any] = {
+        "name": "scripted-test",
+        "models": {"m": {"runtime": "scripted", "options": {
+            "responses": list(responses),
+            "rules": [{"contains": c, "responses": list(r)} for c, r in rules],
+            **(options or {})}}},
+        "stages": list(stages),
+    }
+    if task is not None:
+        recipe["task"] = task
+    if select is not None:
+        recipe["select"] = select
+    host = PluginHost(load_entry_points=False)
+    log = CallLog()
+    host.register(log, name="call-log")
+    pipeline = Pipeline.from_text(yaml.safe_dump(recipe, sort_keys=False), host=host)
+    result = pipeline.run(question, seed=seed)
+    return result, log
