@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+
 from ttc.plugins.server import openai_protocol as openai
 from ttc.plugins.server import sglang_protocol as sglang
 from ttc.plugins.server.errors import ApiError, error_response, from_runtime_error

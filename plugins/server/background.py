@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+
 from ttc.plugins.server.app import create_app
 
 

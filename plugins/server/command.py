@@ -67,6 +67,7 @@ def serve(
 ) -> None:
     """Serve a runtime with SGLang's native /generate API and an OpenAI-compatible /v1 API."""
     import uvicorn
+
     from ttc.plugins.server.app import create_app
     from ttc.plugins.server.served_runtime import ServerLimits
 

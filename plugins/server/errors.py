@@ -12,6 +12,7 @@ from http import HTTPStatus
 
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+
 from ttc.runtime import RequestError, RuntimeCallError
 
 

@@ -67,8 +67,13 @@ class ItemResult:
 
 async def run_items(served: ServedRuntime, items: Sequence[GenerationItem]) -> list[ItemResult]:
     """Run every item concurrently; the first failure cancels the rest."""
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(run_item(served, item)) for item in items]
+    if len(items) == 1:
+        return [await run_item(served, items[0])]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(run_item(served, item)) for item in items]
+    except ExceptionGroup as group_error:
+        raise group_error.exceptions[0] from None  # one clear error, not a group
     return [task.result() for task in tasks]
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
 from ttc.plugins.server.errors import ApiError, from_validation_error
 from ttc.plugins.server.generation import GenerationItem, ItemResult, remaining_context
 from ttc.plugins.server.served_runtime import ServedRuntime

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
 from ttc.plugins.server.errors import ApiError, from_validation_error
 from ttc.plugins.server.generation import GenerationItem, ItemResult
 from ttc.plugins.server.served_runtime import ServedRuntime

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+
 from ttc.plugins.runtimes.scripted import Rule, ScriptedOptions, ScriptedRuntime, token_id
 from ttc.plugins.server.background import BackgroundServer
 from ttc.plugins.server.served_runtime import ServerLimits

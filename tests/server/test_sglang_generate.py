@@ -6,10 +6,10 @@ import math
 
 import httpx
 import pytest
-from ttc.plugins.runtimes.scripted import logprob_of, token_id
-from ttc.plugins.server.background import BackgroundServer
 
 from tests.server.conftest import DetokenizingScripted, scripted_runtime
+from ttc.plugins.runtimes.scripted import logprob_of, token_id
+from ttc.plugins.server.background import BackgroundServer
 
 
 def test_single_text_answers_one_object_in_sglang_shape(client: httpx.Client) -> None:
