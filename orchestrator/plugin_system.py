@@ -51,6 +51,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ttc.plugins.verifiers.archon_verifier",
     "ttc.plugins.verifiers.yes_no",
     "ttc.plugins.verifiers.unit_tests",
+    "ttc.plugins.verifiers.executed_tests",
     "ttc.plugins.scorers.self_eval",
     "ttc.plugins.refiners.self_refine",
     "ttc.plugins.refiners.iad",

@@ -1,0 +1,72 @@
+"""``executed_tests``: run each candidate's code against tests in the sandbox (METHODS V5,
+ours): never in ttc's process. Keeps the candidates that pass most tests first."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import Field
+
+from ttc.candidate import Candidate
+from ttc.component import Component, ComponentConfig, Effect
+from ttc.context import ComponentContext
+from ttc.plugin_system import hookimpl
+from ttc.plugins.sandbox.code_tests import extract_code, run_tests
+from ttc.plugins.sandbox.limits import SandboxLimits
+from ttc.plugins.structured.ask import Reply, record_parse_failure
+from ttc.state import State
+
+SCORE = "tests_passed"
+ARTIFACT = "code_tests"
+"""Where a test-writing component leaves executable tests (a sequence of statements)."""
+
+
+class ExecutedTestsConfig(ComponentConfig):
+    tests: list[str] = Field(default_factory=list)
+    """Test statements, e.g. ``assert add(2, 3) == 5``; empty: read the ``code_tests``
+    artifact."""
+    top_k: int | None = Field(default=None, ge=1)
+    """Keep this many, most tests passed first (None keeps all, sorted)."""
+    timeout_s: float = Field(default=5.0, gt=0, le=600)
+    """Wall clock per candidate (timeout or crash fails every test)."""
+    cpu_s: int = Field(default=5, ge=1, le=600)
+    memory_mb: int = Field(default=512, ge=32, le=65536)
+    parallel: int = Field(default=2, ge=1, le=64)
+    """Sandboxes run at once."""
+
+
+class ExecutedTests(Component):
+    """Executed tests: runs each candidate's code against tests in a sandboxed subprocess."""
+
+    name = "executed_tests"
+    kind = "verifier"
+    effect = Effect.SELECTS
+    needs_candidates = True
+    uses_model = False
+    Config = ExecutedTestsConfig
+
+    async def run(self, state: State, ctx: ComponentContext) -> State:
+        config: ExecutedTestsConfig = self.config  # type: ignore[assignment]
+        tests = list(config.tests) or list(state.artifacts.get(ARTIFACT, ()))
+        if not tests:
+            return record_parse_failure(state, ctx, "executed tests", Reply(
+                None, "", 0, False, "no tests given and no code_tests artifact"))
+        limits = SandboxLimits(timeout_s=config.timeout_s, cpu_s=config.cpu_s,
+                               memory_mb=config.memory_mb)
+        gate = asyncio.Semaphore(config.parallel)
+
+        async def check(candidate: Candidate) -> Candidate:
+            async with gate:
+                outcome = await asyncio.to_thread(run_tests, extract_code(candidate.text),
+                                                  tests, limits)
+            return candidate.with_scores(**{SCORE: outcome.fraction})
+
+        scored = await asyncio.gather(*(check(c) for c in state.pool))
+        ctx.remember(scored)
+        ranked = sorted(scored, key=lambda c: -c.scores[SCORE])  # stable
+        return state.with_pool(ranked[: config.top_k] if config.top_k else ranked)
+
+
+@hookimpl
+def ttc_register_components(register) -> None:
+    register(ExecutedTests)
