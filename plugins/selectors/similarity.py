@@ -3,9 +3,10 @@
 Every n-gram metric here reduces to clipped match counts min(c_i(g), c_j(g)). Tagging the
 k-th occurrence of an n-gram in a text as (g, k) turns that into a set intersection, so the
 N×N match counts of one order are a single sparse product M·Mᵀ of occurrence-incidence
-matrices. chrF and BLEU follow sacreBLEU's sentence-level definitions (checked against
-sacreBLEU in the tests); ROUGE-L uses rapidfuzz's LCS. ``u[i, j]`` is the utility of
-hypothesis i against reference j; the diagonal is NaN, never a self-comparison.
+matrices (orders with few distinct n-grams use dense count minima instead). chrF and BLEU
+follow sacreBLEU's sentence-level definitions (checked against sacreBLEU in the tests);
+ROUGE-L uses rapidfuzz's LCS. ``u[i, j]`` is the utility of hypothesis i against reference
+j; the diagonal is NaN, never a self-comparison.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 from scipy import sparse
 
 _PRIME = np.uint64(1099511628211)
-_MIX = np.uint64(0x9E3779B97F4A7C15)
+_DENSE_LIMIT = 8_000_000
+"""Below this many (pair × distinct n-gram) cells, clipped counts come from dense minima."""
 
 
 def _ngram_hashes(codes: np.ndarray, n: int) -> np.ndarray:
@@ -42,19 +44,35 @@ def ngram_matches(sequences: Sequence[np.ndarray], n: int) -> tuple[np.ndarray, 
         return np.zeros((size, size)), totals
     docs = np.repeat(np.arange(size), totals.astype(np.int64))
     hashes = np.concatenate(per_doc)
-    order = np.lexsort((docs, hashes))
+    # one stable sort by hash: docs were concatenated in order, so runs are (hash, doc)
+    order = np.argsort(hashes, kind="stable")
     docs, hashes = docs[order], hashes[order]
-    # k = occurrence number of this n-gram within its document
-    new_run = np.ones(len(hashes), dtype=bool)
-    new_run[1:] = (hashes[1:] != hashes[:-1]) | (docs[1:] != docs[:-1])
+    new_hash = np.ones(len(hashes), dtype=bool)
+    new_hash[1:] = hashes[1:] != hashes[:-1]
+    gram = np.cumsum(new_hash) - 1  # distinct n-gram index
+    distinct = int(gram[-1]) + 1
+    if distinct * size * size <= _DENSE_LIMIT:
+        # few distinct n-grams, many repeats (low orders): min of dense counts is cheaper
+        counts = np.bincount(docs * distinct + gram, minlength=size * distinct).reshape(
+            size, distinct).astype(np.float32)
+        matches = np.empty((size, size))
+        for i in range(size):
+            matches[i] = np.minimum(counts[i][None, :], counts).sum(axis=1)
+        return matches, totals
+    # k = occurrence number of this n-gram within its document; column (gram, k)
+    new_run = new_hash.copy()
+    new_run[1:] |= docs[1:] != docs[:-1]
     starts = np.flatnonzero(new_run)
-    run_index = np.cumsum(new_run) - 1
-    occurrence = np.arange(len(hashes)) - starts[run_index]
-    keys = hashes ^ (occurrence.astype(np.uint64) * _MIX)
-    _, columns = np.unique(keys, return_inverse=True)
+    occurrence = np.arange(len(hashes)) - starts[np.cumsum(new_run) - 1]
+    width = np.zeros(distinct, dtype=np.int64)
+    np.maximum.at(width, gram[new_run], 1)  # at least one column per n-gram
+    last = np.flatnonzero(np.append(new_run[1:], True))  # each run's last occurrence
+    np.maximum.at(width, gram[last], occurrence[last] + 1)
+    base = np.concatenate(([0], np.cumsum(width)[:-1]))
+    columns = base[gram] + occurrence
     incidence = sparse.csr_matrix(
-        (np.ones(len(keys), dtype=np.float32), (docs, columns.ravel())),
-        shape=(size, int(columns.max()) + 1),
+        (np.ones(len(columns), dtype=np.float32), (docs, columns)),
+        shape=(size, int(width.sum())),
     )
     matches = (incidence @ incidence.T).toarray().astype(np.float64)
     return matches, totals
