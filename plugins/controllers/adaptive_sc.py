@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from pydantic import Field
+
 from ttc.component import Component, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import Field, model_validator
+
 from ttc.component import Component, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from pydantic import Field, model_validator
+
 from ttc.component import Component, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import Field
+
 from ttc.candidate import Candidate
 from ttc.component import ComponentConfig
 from ttc.context import ComponentContext

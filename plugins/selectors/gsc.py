@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from pydantic import Field
+
 from ttc.candidate import Candidate
 from ttc.component import Selection, Selector, SelectorConfig
 from ttc.context import ComponentContext

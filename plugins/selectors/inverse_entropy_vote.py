@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 from pydantic import Field
+
 from ttc.candidate import Candidate
 from ttc.component import Selection, Selector, SelectorConfig
 from ttc.context import ComponentContext

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 from pydantic import Field
+
 from ttc.candidate import Candidate
 from ttc.component import Selection, Selector, SelectorConfig
 from ttc.context import ComponentContext

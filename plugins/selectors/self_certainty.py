@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
+
 from ttc.candidate import Candidate
 from ttc.component import Selection, Selector, SelectorConfig
 from ttc.context import ComponentContext

@@ -7,6 +7,7 @@ import random
 import re
 
 from pydantic import Field
+
 from ttc.candidate import Candidate
 from ttc.component import Selection, Selector, SelectorConfig
 from ttc.context import ComponentContext

@@ -10,6 +10,7 @@ from collections.abc import Hashable
 from fractions import Fraction
 
 from pydantic import Field
+
 from ttc.plugin_system import hookimpl
 from ttc.plugins.tasks.math_equivalence import (
     as_number,

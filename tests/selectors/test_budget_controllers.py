@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 import ttc
 from ttc.plugins.controllers.adaptive_sc import leader_confidence
 from ttc.plugins.runtimes.scripted import ScriptedOptions, ScriptedRuntime

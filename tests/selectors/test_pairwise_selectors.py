@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-import ttc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sacrebleu import sentence_bleu, sentence_chrf
 from selector_support import candidate, select
+
+import ttc
 from ttc.plugins.runtimes.scripted import ScriptedOptions, ScriptedRuntime
 from ttc.plugins.selectors import similarity
 from ttc.plugins.selectors.gsc import GSC

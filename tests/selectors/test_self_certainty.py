@@ -9,6 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from selector_support import candidate, select
+
 from ttc.component import Capability
 from ttc.errors import TTCError
 from ttc.plugins.runtimes.scripted import ScriptedOptions, ScriptedRuntime

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from selector_support import candidate, select
+
 from ttc.errors import TTCError
 from ttc.plugins.selectors.borda import Borda, BordaConfig
 from ttc.plugins.selectors.inverse_entropy_vote import InverseEntropyVote

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ttc.plugins.tasks.answer_is import AnswerIs
 from ttc.plugins.tasks.builtin import Boxed, Choice, LastNumber, Text
 from ttc.plugins.tasks.code_block import CodeBlock
