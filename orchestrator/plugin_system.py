@@ -57,6 +57,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ttc.plugins.refiners.iad",
     "ttc.plugins.refiners.sequential_refine",
     "ttc.plugins.refiners.wait_continuation",
+    "ttc.plugins.archon",
     "ttc.plugins.runtimes.scripted",
     "ttc.plugins.runtimes.local",
     "ttc.plugins.server",
