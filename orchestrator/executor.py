@@ -184,6 +184,7 @@ class Executor:
             seed=run.seed,
             recipe_name=self.plan.name,
             stages=tuple(names),
+            artifacts=dict(state.artifacts),
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,8 @@ class RunResult:
     seed: int = 0
     recipe_name: str = ""
     stages: tuple[str, ...] = field(default=())
+    artifacts: Mapping[str, Any] = field(default_factory=dict)
+    """The final state's artifacts (e.g. generated unit tests, budget controllers' savings)."""
 
     @property
     def ok(self) -> bool:
@@ -59,4 +61,19 @@ class RunResult:
             "pool": [c.id for c in self.pool],
             "candidates": [c.to_dict() for c in self.candidates.values()],
             "ledger": self.ledger.to_dict(),
+            "artifacts": _jsonable(self.artifacts),
         }
+
+
+def _jsonable(value: Any) -> Any:
+    """Artifacts are plugin data: keep what JSON can hold, describe the rest."""
+    from ttc.calls import to_jsonable
+
+    value = to_jsonable(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)
