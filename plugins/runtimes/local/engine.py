@@ -1,0 +1,384 @@
+"""The decode loop: continuous batching of seeded samples with exact statistics.
+
+One engine thread owns the model. Requests arrive in an inbox; at each step boundary the
+engine prefills new prompts (reusing cached prefixes), lets their samples join the running
+batch (the n samples of a prompt share one prefill: its KV is copied, not recomputed),
+runs one forward step for every row, picks each row's token with its own generator,
+records exact statistics from the raw logits, and drops finished or cancelled rows.
+Callers wait on ``concurrent.futures.Future`` objects; cancelling one aborts its rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ttc.runtime import (
+    Completion,
+    GenerateRequest,
+    PositionStats,
+    RuntimeCallError,
+    ScoreResult,
+)
+
+from .batch_kv import BatchKV
+from .decoder import Decoder
+from .prefix_cache import PrefixCache
+from .sampling import RowSampler, choose_tokens, sample_seed
+from .token_stats import chosen_logprobs, position_stats, top_logprobs
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreInput:
+    """A tokenised score request: prompt ids and continuation ids, tokenised apart."""
+
+    prompt_ids: tuple[int, ...]
+    continuation_ids: tuple[int, ...]
+    top_logprobs: int = 0
+    token_ids_logprob: tuple[int, ...] = ()
+
+
+@dataclass(eq=False)
+class _GenerateJob:
+    request: GenerateRequest
+    prompt_ids: tuple[int, ...]
+    future: Future
+    results: list[Completion | None]
+    cached_tokens: int = 0
+    prefill: BatchKV | None = None
+    first_logits: torch.Tensor | None = None
+    admitted: int = 0
+    unfinished: int = 0
+
+    def aborted(self) -> bool:
+        return self.future.done()
+
+
+@dataclass(eq=False)
+class _ScoreJob:
+    inputs: Sequence[ScoreInput]
+    future: Future
+
+
+@dataclass(eq=False)
+class _Row:
+    """One sequence being decoded."""
+
+    job: _GenerateJob
+    index: int
+    sampler: RowSampler
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    entropy: list[float] = field(default_factory=list)
+    kl_uniform: list[float] = field(default_factory=list)
+    top: list[tuple[tuple[int, float], ...]] = field(default_factory=list)
+    chosen: list[tuple[tuple[int, float], ...]] = field(default_factory=list)
+    text: str = ""
+    finish_reason: str | None = None
+    matched_stop: str | None = None
+
+
+_STOP = object()
+
+
+class Engine:
+    """Owns the model on one thread; thread-safe ``submit_*`` methods."""
+
+    def __init__(self, decoder: Decoder, tokenizer: Any, eos_ids: frozenset[int], *,
+                 max_batch: int, prefix_cache_tokens: int) -> None:
+        self.decoder = decoder
+        self.tokenizer = tokenizer
+        self.tokenizer_lock = threading.Lock()
+        self.eos_ids = eos_ids
+        self.max_batch = max_batch
+        self.prefix_cache = PrefixCache(prefix_cache_tokens)
+        self.steps = 0
+        """Decode steps run so far (for tests and the bench)."""
+        self.prefill_tokens = 0
+        """Prompt tokens actually computed (not served from the prefix cache)."""
+        self._inbox: queue.Queue = queue.Queue()
+        self._waiting: deque[_GenerateJob] = deque()
+        self._rows: list[_Row] = []
+        self._batch = decoder.new_batch()
+        self._thread = threading.Thread(target=self._run, name="ttc-local-engine", daemon=True)
+        self._thread.start()
+
+    # --- called from any thread ----------------------------------------------------------
+
+    def submit_generate(self, request: GenerateRequest, prompt_ids: Sequence[int]) -> Future:
+        job = _GenerateJob(request, tuple(prompt_ids), Future(), [None] * request.n)
+        self._inbox.put(job)
+        return job.future
+
+    def submit_score(self, inputs: Sequence[ScoreInput]) -> Future:
+        job = _ScoreJob(tuple(inputs), Future())
+        self._inbox.put(job)
+        return job.future
+
+    def submit_flush(self) -> Future:
+        future: Future = Future()
+        self._inbox.put(future)
+        return future
+
+    def close(self) -> None:
+        self._inbox.put(_STOP)
+        self._thread.join(timeout=30)
+
+    # --- engine thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        with torch.inference_mode():
+            while True:
+                try:
+                    if not self._take_inbox(block=not self._rows and not self._waiting):
+                        break
+                    self._admit_rows()
+                    self._drop_rows(lambda row: row.job.aborted())
+                    if self._rows:
+                        self._step()
+                except Exception as error:  # keep serving; fail only what was in flight
+                    logger.exception("local engine step failed")
+                    self._fail_all(error)
+
+    def _take_inbox(self, *, block: bool) -> bool:
+        """Handle queued work; False once asked to stop."""
+        while True:
+            try:
+                item = self._inbox.get(block=block)
+            except queue.Empty:
+                return True
+            block = False
+            if item is _STOP:
+                self._fail_all(RuntimeCallError("the local engine was closed"))
+                return False
+            future = item if isinstance(item, Future) else item.future
+            try:
+                if isinstance(item, _ScoreJob):
+                    self._run_score(item)
+                elif isinstance(item, _GenerateJob):
+                    if not item.aborted():
+                        self._prefill(item)
+                        self._waiting.append(item)
+                else:
+                    self.prefix_cache.flush()
+                    _resolve(item, None)
+            except Exception as error:
+                logger.exception("local engine request failed")
+                _resolve(future, error=RuntimeCallError(f"local engine failed: {error}"))
+
+    def _forward_prompt(self, ids: Sequence[int], reuse_limit: int, logits_from_token: int
+                        ) -> tuple[BatchKV, torch.Tensor, int]:
+        """Prefill ``ids`` reusing up to ``reuse_limit`` cached tokens.
+
+        Returns the single-row KV, the logits of positions ``logits_from_token:`` and how
+        many tokens came from the prefix cache. The prompt's KV is cached afterwards.
+        """
+        match = self.prefix_cache.match(ids[:reuse_limit])
+        if match.length:
+            stacked = torch.cat(match.segments, dim=0)  # [tokens, layers, 2, heads, dim]
+            keys = [stacked[:, layer, 0].transpose(0, 1)[None] for layer in range(len(
+                self.decoder.layers))]
+            values = [stacked[:, layer, 1].transpose(0, 1)[None] for layer in range(len(
+                self.decoder.layers))]
+            kv = BatchKV.single(keys, values, extra=len(ids) - match.length)
+        else:
+            kv = self.decoder.new_batch(rows=1)
+        new_ids = torch.tensor([list(ids[match.length:])])
+        logits = self.decoder.forward(new_ids, kv, logits_from=logits_from_token - match.length)
+        self.prefill_tokens += len(ids) - match.length
+        segment = kv.segment(0, 0, kv.length)
+        stacked = torch.stack([torch.stack(pair) for pair in segment])  # [L, 2, H, T, D]
+        self.prefix_cache.insert(list(ids), stacked.permute(3, 0, 1, 2, 4))
+        return kv, logits[0], match.length
+
+    def _prefill(self, job: _GenerateJob) -> None:
+        ids = job.prompt_ids
+        kv, logits, cached = self._forward_prompt(ids, len(ids) - 1, len(ids) - 1)
+        job.prefill, job.first_logits, job.cached_tokens = kv, logits, cached
+
+    def _admit_rows(self) -> None:
+        """Let waiting samples join the batch while there is room, oldest request first."""
+        while self._waiting and len(self._rows) < self.max_batch:
+            job = self._waiting[0]
+            if job.aborted():
+                self._waiting.popleft()
+                continue
+            count = min(job.request.n - job.admitted, self.max_batch - len(self._rows))
+            params = job.request.params
+            rows = [_Row(job, index, RowSampler.create(params, sample_seed(params.seed, index)))
+                    for index in range(job.admitted, job.admitted + count)]
+            job.admitted += count
+            job.unfinished += count
+            assert job.first_logits is not None and job.prefill is not None
+            logits = job.first_logits.expand(count, -1)
+            self._record(logits, rows)
+            for row in rows:
+                if row.finish_reason is not None:
+                    self._finish(row)
+            live = [row for row in rows if row.finish_reason is None]
+            if live:
+                self._batch.merge(job.prefill, len(live))
+                self._rows.extend(live)
+            if job.admitted == job.request.n:
+                self._waiting.popleft()
+                job.prefill = job.first_logits = None
+
+    def _step(self) -> None:
+        tokens = torch.tensor([[row.token_ids[-1]] for row in self._rows])
+        logits = self.decoder.forward(tokens, self._batch)
+        self.steps += 1
+        self._record(logits, self._rows)
+        self._drop_rows(lambda row: row.finish_reason is not None)
+
+    def _record(self, logits: torch.Tensor, rows: list[_Row]) -> None:
+        """Choose each row's next token and append it with its statistics."""
+        chosen = choose_tokens(logits, [row.sampler for row in rows])
+        stats = position_stats(logits, chosen)
+        k = max(row.job.request.top_logprobs for row in rows)
+        top_ids = top_values = None
+        if k:
+            ids, values = top_logprobs(logits, stats.log_norm, k)
+            top_ids, top_values = ids.tolist(), values.tolist()
+        columns = zip(chosen.tolist(), stats.logprob.tolist(), stats.entropy.tolist(),
+                      stats.kl_uniform.tolist(), strict=True)
+        for position, (row, (token, logprob, entropy, kl)) in enumerate(
+                zip(rows, columns, strict=True)):
+            request = row.job.request
+            row.token_ids.append(token)
+            row.logprobs.append(logprob)
+            row.entropy.append(entropy)
+            row.kl_uniform.append(kl)
+            if request.top_logprobs and top_ids is not None and top_values is not None:
+                pairs = zip(top_ids[position][: request.top_logprobs],
+                            top_values[position][: request.top_logprobs], strict=True)
+                row.top.append(tuple(pairs))
+            if request.token_ids_logprob:
+                row.chosen.append(chosen_logprobs(logits, stats.log_norm, position,
+                                                  request.token_ids_logprob))
+            self._check_finished(row)
+
+    def _check_finished(self, row: _Row) -> None:
+        params = row.job.request.params
+        if row.token_ids[-1] in self.eos_ids:
+            row.finish_reason = "stop"
+            return
+        if params.stop:
+            with self.tokenizer_lock:
+                row.text = self.tokenizer.decode(row.token_ids)
+            found = [(row.text.find(stop), stop) for stop in params.stop if stop in row.text]
+            if found:
+                at, stop = min(found)
+                row.text, row.finish_reason, row.matched_stop = row.text[:at], "stop", stop
+                return
+        total = len(row.job.prompt_ids) + len(row.token_ids)
+        if len(row.token_ids) >= params.max_tokens or total >= self.decoder.context_length:
+            row.finish_reason = "length"
+
+    def _drop_rows(self, leaving: Any) -> None:
+        keep = [i for i, row in enumerate(self._rows) if not leaving(row)]
+        if len(keep) == len(self._rows):
+            return
+        for row in self._rows:
+            if leaving(row):
+                self._finish(row)
+        self._rows = [self._rows[i] for i in keep]
+        if keep:
+            self._batch.keep(keep)
+        else:
+            self._batch = self.decoder.new_batch()
+
+    def _finish(self, row: _Row) -> None:
+        job = row.job
+        job.unfinished -= 1
+        if job.aborted():
+            return
+        ids = row.token_ids
+        if row.matched_stop is None:
+            shown = ids[:-1] if row.finish_reason == "stop" else ids
+            with self.tokenizer_lock:
+                row.text = self.tokenizer.decode(shown)
+        request = job.request
+        job.results[row.index] = Completion(
+            text=row.text,
+            token_ids=tuple(ids),
+            logprobs=tuple(row.logprobs),
+            finish_reason=row.finish_reason or "abort",
+            prompt_tokens=len(job.prompt_ids),
+            cached_tokens=job.cached_tokens if row.index == 0 else len(job.prompt_ids),
+            top_logprobs=tuple(row.top) if request.top_logprobs else None,
+            token_ids_logprobs=tuple(row.chosen) if request.token_ids_logprob else None,
+            entropy=tuple(row.entropy),
+            kl_uniform=tuple(row.kl_uniform),
+            matched_stop=row.matched_stop,
+        )
+        if job.unfinished == 0 and job.admitted == request.n:
+            _resolve(job.future, list(job.results))
+
+    def _run_score(self, job: _ScoreJob) -> None:
+        if job.future.done():
+            return
+        results = []
+        for item in job.inputs:
+            ids = item.prompt_ids + item.continuation_ids
+            start = len(item.prompt_ids) - 1
+            _, logits, cached = self._forward_prompt(ids, start, start)
+            targets = torch.tensor([*item.continuation_ids, 0])
+            stats = position_stats(logits, targets)
+            count = len(item.continuation_ids)
+            top = chosen = None
+            if item.top_logprobs:
+                ids_k, values_k = top_logprobs(logits, stats.log_norm, item.top_logprobs)
+                top = tuple(tuple(zip(i, v, strict=True))
+                            for i, v in zip(ids_k.tolist(), values_k.tolist(), strict=True))
+            if item.token_ids_logprob:
+                chosen = tuple(chosen_logprobs(logits, stats.log_norm, p, item.token_ids_logprob)
+                               for p in range(count + 1))
+            entropy, kl = stats.entropy.tolist(), stats.kl_uniform.tolist()
+            results.append(ScoreResult(
+                token_ids=item.continuation_ids,
+                logprobs=tuple(stats.logprob.tolist()[:count]),
+                prompt_tokens=len(item.prompt_ids),
+                cached_tokens=cached,
+                top_logprobs=top[:count] if top is not None else None,
+                token_ids_logprobs=chosen[:count] if chosen is not None else None,
+                entropy=tuple(entropy[:count]),
+                kl_uniform=tuple(kl[:count]),
+                next_position=PositionStats(
+                    top_logprobs=top[count] if top is not None else (),
+                    token_ids_logprobs=chosen[count] if chosen is not None else (),
+                    entropy=entropy[count],
+                    kl_uniform=kl[count],
+                ),
+            ))
+        _resolve(job.future, results)
+
+    def _fail_all(self, error: Exception) -> None:
+        jobs = {id(row.job): row.job for row in self._rows}
+        jobs.update({id(job): job for job in self._waiting})
+        for job in jobs.values():
+            _resolve(job.future, error=error)
+        self._rows, self._waiting = [], deque()
+        self._batch = self.decoder.new_batch()
+
+
+def _resolve(future: Future, value: Any = None, *, error: Exception | None = None) -> None:
+    """Set a future's outcome unless its caller already cancelled it."""
+    if future.done():
+        return
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+    except Exception:  # cancelled concurrently: nobody is waiting
+        logger.debug("result for a cancelled request dropped")

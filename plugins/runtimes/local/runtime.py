@@ -1,0 +1,235 @@
+"""The ``local`` runtime: the Runtime protocol over one shared in-process engine.
+
+Runtimes created for the same (resolved model folder, dtype, quantize) share one engine,
+so tests, the UI and ``ttc serve`` load the weights once per process. Engine-wide settings
+(``max_batch``, ``prefix_cache_tokens``, ``threads``) come from the first runtime created
+for that engine; ``max_n`` is checked per runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from ttc.runtime import (
+    Capability,
+    Completion,
+    GenerateRequest,
+    Message,
+    RequestError,
+    RuntimeCallError,
+    RuntimeOptions,
+    ScoreRequest,
+    ScoreResult,
+)
+
+from .model_files import prepare_model_folder
+
+logger = logging.getLogger(__name__)
+
+CAPABILITIES = frozenset({
+    Capability.SAMPLES, Capability.LOGPROBS, Capability.TOP_LOGPROBS,
+    Capability.FULL_DISTRIBUTION, Capability.SCORE, Capability.TOKEN_IDS_LOGPROB,
+    Capability.PREFIX_CACHE, Capability.CANCEL, Capability.SEED,
+})
+MAX_TOP_LOGPROBS = 100
+
+
+class LocalOptions(RuntimeOptions):
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    quantize: Literal["none", "int8"] = "none"
+    """``int8``: dynamically quantised Linear weights (faster, slightly different logprobs)."""
+    max_batch: int = Field(64, ge=1)
+    """Most sequences decoded together; more wait for a free row."""
+    prefix_cache_tokens: int = Field(8192, ge=0)
+    """Most prompt tokens whose KV the prefix cache keeps (0 disables it)."""
+    threads: int = Field(0, ge=0)
+    """torch threads; 0 uses every core."""
+    max_n: int = Field(256, ge=1)
+    """Largest ``n`` a generate request may ask for."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    """One engine and what the runtimes built on it need to know."""
+
+    engine: Any
+    model_path: str
+    tokenizer_path: str
+    vocab_size: int
+    context_length: int
+
+
+_engines: dict[tuple[str, str, str], LoadedModel] = {}
+_engines_lock = threading.Lock()
+
+
+def load_engine(model: str, options: LocalOptions) -> LoadedModel:
+    """The process-wide engine for this model folder, dtype and quantisation."""
+    folder = prepare_model_folder(model)
+    key = (str(folder.path), options.dtype, options.quantize)
+    with _engines_lock:
+        if key not in _engines:
+            _engines[key] = _build_engine(str(folder.path), options)
+        return _engines[key]
+
+
+def _build_engine(path: str, options: LocalOptions) -> LoadedModel:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .decoder import Decoder, UnsupportedModelError
+    from .engine import Engine
+
+    torch.set_num_threads(options.threads or os.cpu_count() or 1)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, options.dtype))
+    except Exception as error:
+        raise RuntimeCallError(f"cannot load model from {path}: {error}") from error
+    model.eval()
+    if options.quantize == "int8":
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, torch.qint8)
+    try:
+        decoder = Decoder(model)
+    except UnsupportedModelError as error:
+        raise RuntimeCallError(str(error)) from error
+    eos = model.generation_config.eos_token_id if model.generation_config else None
+    eos_ids = {*(eos if isinstance(eos, list) else [eos])}
+    eos_ids.add(tokenizer.eos_token_id)
+    engine = Engine(decoder, tokenizer, frozenset(i for i in eos_ids if i is not None),
+                    max_batch=options.max_batch, prefix_cache_tokens=options.prefix_cache_tokens)
+    logger.info("local engine ready: %s (%s, quantize=%s)", path, options.dtype,
+                options.quantize)
+    return LoadedModel(engine, path, path, decoder.vocab_size, decoder.context_length)
+
+
+class LocalRuntime:
+    """In-process CPU inference with exact per-token statistics (see docs/local-engine.md)."""
+
+    name: ClassVar[str] = "local"
+    Options: ClassVar[type[RuntimeOptions]] = LocalOptions
+
+    def __init__(self, model: str, options: LocalOptions, loaded: LoadedModel) -> None:
+        self.model = model or "smollm2-135m"
+        self.options = options
+        self.capabilities = CAPABILITIES
+        self.vocab_size: int | None = loaded.vocab_size
+        self.context_length = loaded.context_length
+        self.model_path = loaded.model_path
+        self.tokenizer_path = loaded.tokenizer_path
+        self.engine = loaded.engine
+
+    @classmethod
+    def static_capabilities(cls, options: RuntimeOptions) -> frozenset[Capability]:
+        return CAPABILITIES
+
+    @classmethod
+    def create(cls, model: str, options: RuntimeOptions) -> LocalRuntime:
+        local = options if isinstance(options, LocalOptions) else LocalOptions.model_validate(
+            options.model_dump())
+        return cls(model, local, load_engine(model, local))
+
+    # --- Runtime protocol ----------------------------------------------------------------
+
+    async def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True
+                     ) -> str:
+        with self.engine.tokenizer_lock:
+            return self.engine.tokenizer.apply_chat_template(
+                [dict(m) for m in messages], tokenize=False,
+                add_generation_prompt=add_generation_prompt)
+
+    async def tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` as the engine sees it: no special tokens are added."""
+        return self._encode(text)
+
+    async def generate(self, request: GenerateRequest) -> list[Completion]:
+        prompt_ids = self._encode(request.prompt)
+        self._check_generate(request, prompt_ids)
+        future = self.engine.submit_generate(request, prompt_ids)
+        return await asyncio.wrap_future(future)
+
+    async def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        """Teacher-forced statistics; prompt and continuation are tokenised separately.
+
+        The ids are ``tokenize(prompt) + tokenize(continuation)``, exactly what generation
+        produces when it samples the continuation's tokens after that prompt, so a score of
+        generated tokens equals their generation logprobs.
+        """
+        from .engine import ScoreInput
+
+        inputs = []
+        for request in requests:
+            prompt_ids = self._encode(request.prompt)
+            if not prompt_ids:
+                raise RequestError("score: the prompt is empty (it needs at least one token)")
+            continuation = tuple(self._encode(request.continuation))
+            self._check_length(len(prompt_ids) + len(continuation) + 1, "prompt + continuation")
+            self._check_stats(request.top_logprobs, request.token_ids_logprob)
+            inputs.append(ScoreInput(tuple(prompt_ids), continuation, request.top_logprobs,
+                                     tuple(request.token_ids_logprob)))
+        if not inputs:
+            return []
+        return await asyncio.wrap_future(self.engine.submit_score(inputs))
+
+    async def flush_cache(self) -> None:
+        """Forget every cached prefix (e.g. between benchmark runs)."""
+        await asyncio.wrap_future(self.engine.submit_flush())
+
+    async def aclose(self) -> None:
+        """Nothing to release per runtime: the engine is shared for the process lifetime."""
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _encode(self, text: str) -> list[int]:
+        with self.engine.tokenizer_lock:
+            return list(self.engine.tokenizer(text, add_special_tokens=False).input_ids)
+
+    def _check_length(self, tokens: int, what: str) -> None:
+        if tokens > self.context_length:
+            raise RequestError(
+                f"{what} needs {tokens} tokens but the context window of {self.model} is "
+                f"{self.context_length}; shorten it")
+
+    def _check_stats(self, top: int, token_ids: Sequence[int]) -> None:
+        if not 0 <= top <= MAX_TOP_LOGPROBS:
+            raise RequestError(f"top_logprobs must be in [0, {MAX_TOP_LOGPROBS}], got {top}")
+        vocab = self.vocab_size or 0
+        bad = [t for t in token_ids if not 0 <= t < vocab]
+        if bad:
+            raise RequestError(f"token_ids_logprob {bad} are outside the vocabulary [0, {vocab})")
+
+    def _check_generate(self, request: GenerateRequest, prompt_ids: list[int]) -> None:
+        params = request.params
+        max_n = self.options.max_n
+        problems = []
+        if not prompt_ids:
+            problems.append("the prompt is empty")
+        if not 1 <= request.n <= max_n:
+            problems.append(f"n must be in [1, {max_n}], got {request.n}")
+        if params.max_tokens < 1:
+            problems.append(f"max_tokens must be ≥ 1, got {params.max_tokens}")
+        if params.temperature < 0:
+            problems.append(f"temperature must be ≥ 0, got {params.temperature}")
+        if not 0 < params.top_p <= 1:
+            problems.append(f"top_p must be in (0, 1], got {params.top_p}")
+        if params.top_k < 0:
+            problems.append(f"top_k must be ≥ 0 (0 disables it), got {params.top_k}")
+        if not 0 <= params.min_p <= 1:
+            problems.append(f"min_p must be in [0, 1], got {params.min_p}")
+        if any(not stop for stop in params.stop):
+            problems.append("stop strings must not be empty")
+        if request.regex is not None or request.json_schema is not None:
+            problems.append("constrained decoding (regex / json_schema) is not supported by "
+                            "the local runtime")
+        if problems:
+            raise RequestError("invalid generate request: " + "; ".join(problems))
+        self._check_length(len(prompt_ids) + 1, "the prompt")
+        self._check_stats(request.top_logprobs, request.token_ids_logprob)
