@@ -62,3 +62,32 @@ def run_scripted(stages: Sequence[Any], rules: Sequence[tuple[str, Sequence[str]
     pipeline = Pipeline.from_text(yaml.safe_dump(recipe, sort_keys=False), host=host)
     result = pipeline.run(question, seed=seed)
     return result, log
+
+
+def component_context(rules: Sequence[tuple[str, Sequence[str]]] = (),
+                      responses: Sequence[str] = ("42",), question: str = "What is 6*7?",
+                      round_: int = 0):
+    """A real ComponentContext over a scripted runtime, for calling a component directly."""
+    import asyncio
+
+    from ttc.context import ComponentContext, RunContext
+    from ttc.events import RunInfo
+    from ttc.plugins.runtimes.scripted import Rule, ScriptedOptions, ScriptedRuntime
+    from ttc.recipe.plan import Limits
+    from ttc.state import Task
+    from ttc.task_format import NoAnswer
+
+    options = ScriptedOptions(responses=list(responses),
+                              rules=[Rule(contains=c, responses=list(r)) for c, r in rules])
+    runtime = ScriptedRuntime("scripted", options)
+    host = PluginHost(load_entry_points=False)
+    log = CallLog()
+    host.register(log, name="call-log")
+    task = Task(prompt=question)
+    run = RunInfo(run_id="r-test", recipe_name="test", recipe_text="", recipe_hash="",
+                  task=task, seed=0)
+    run_ctx = RunContext(run=run, runtimes={"m": runtime}, task_format=NoAnswer(),
+                         hook=host.hook, limits=Limits(), semaphore=asyncio.Semaphore(8))
+    ctx = ComponentContext(run_ctx, stage="s", component="test", index=0, model="m",
+                           round=round_)
+    return ctx, log, task
