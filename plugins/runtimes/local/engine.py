@@ -113,6 +113,11 @@ class Engine:
         self._thread = threading.Thread(target=self._run, name="ttc-local-engine", daemon=True)
         self._thread.start()
 
+    @property
+    def active_rows(self) -> int:
+        """Sequences in the running batch right now."""
+        return len(self._rows)
+
     # --- called from any thread ----------------------------------------------------------
 
     def submit_generate(self, request: GenerateRequest, prompt_ids: Sequence[int]) -> Future:
