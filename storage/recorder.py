@@ -9,17 +9,19 @@ replay and resume are one mechanism.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+
 from ttc.calls import ModelCall, to_jsonable
 from ttc.events import RunInfo, StageReport
 from ttc.plugin_system import hookimpl
@@ -44,6 +46,7 @@ class _RunState:
     next_stage: int = 0
     next_candidate: int = 0
     known_candidates: set[str] = field(default_factory=set)
+    written: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     recorded: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     asks: Counter[str] = field(default_factory=Counter)
     served: int = 0
@@ -112,8 +115,9 @@ class Recorder:
             id=call.id, run_id=run.run_id, seq=seq, stage=call.stage,
             component=call.component, model_alias=call.model_alias, runtime=call.runtime,
             model=call.model, kind=call.kind, fingerprint=call.fingerprint,
-            request=red.data(to_jsonable(call.request)),
-            response=None if call.response is None else red.data(to_jsonable(call.response)),
+            request=red.data(jsonable(call.request)) if red.secrets else jsonable(call.request),
+            response=None if call.response is None else (
+                red.data(jsonable(call.response)) if red.secrets else jsonable(call.response)),
             error=None if call.error is None else red.text(call.error),
             latency=call.latency, attempt=call.attempt, prompt_tokens=call.prompt_tokens,
             cached_tokens=call.cached_tokens, completion_tokens=call.completion_tokens,
@@ -249,6 +253,10 @@ class Recorder:
                     candidates: Any) -> None:
         red = state.redactor
         for candidate in candidates:
+            written = (candidate.answer, dict(candidate.scores), dict(candidate.feedback))
+            if state.written.get(candidate.id) == written:
+                continue  # unchanged since it was last written: no read, no update
+            state.written[candidate.id] = written
             if candidate.id in state.known_candidates:
                 row = session.get(CandidateRow, (run.run_id, candidate.id))
                 if row is None:
@@ -281,6 +289,19 @@ class Recorder:
         if not self._warned:
             self._warned = True
             logger.warning("run not recorded: %s", exc)
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses to dicts, leaving tuples of plain values to ``json.dumps``: the per-call
+    cost of recording is mostly this walk over token statistics."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)) and value and (
+            dataclasses.is_dataclass(value[0]) or isinstance(value[0], Mapping)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return value
 
 
 def _next(session: Session, column: Any, run_column: Any, run_id: str) -> int:
