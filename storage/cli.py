@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
+
 from ttc.errors import UsageError
 
 out = Console()

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, create_engine, delete, event, inspect, select, te
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
+
 from ttc.storage.errors import RunNotFound, StoreError
 from ttc.storage.models import CandidateRow, ModelCallRow, RunRow, StageRow
 

@@ -7,6 +7,7 @@ for the whole upgrade, so processes that open a new store at once migrate it onl
 from __future__ import annotations
 
 from alembic import context
+
 from ttc.storage.models import Base
 
 VERSION_TABLE = "ttc_schema_version"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from scripted_recipes import storage_host
+
 from ttc.plugin_system import PluginHost
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from scripted_recipes import recipe
+
 from ttc.storage import RunStore, StoreError
 
 pytestmark = pytest.mark.slow

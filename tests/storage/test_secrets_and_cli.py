@@ -7,6 +7,7 @@ from pathlib import Path
 
 from test_recording import record
 from test_reliability import finish, ttc
+
 from ttc.plugin_system import PluginHost
 from ttc.storage import RunStore
 
