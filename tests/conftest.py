@@ -4,6 +4,7 @@ runtime caches engines per model in the process)."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,3 +28,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # Third-party plugins installed on a developer's machine must not change test results;
     # the entry-point test turns loading back on explicitly.
     os.environ.setdefault("TTC_DISABLE_ENTRY_POINTS", "1")
+    # `ttc run` records into the user's data folder by default: keep the suite's runs out of
+    # the real one (the model cache in the user cache folder is shared on purpose).
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="ttc-test-data-")
