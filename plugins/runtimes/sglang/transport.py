@@ -1,0 +1,144 @@
+"""JSON over HTTP for the remote runtimes: pooled clients per event loop, bounded retries.
+
+One ``httpx.AsyncClient`` is bound to the event loop that created it, and a runtime is used
+from several loops (``Pipeline.run`` drives its own background loop, tests and notebooks run
+their own), so each running loop gets its own pooled client.
+
+Every wait is bounded: connect and read timeouts per attempt, at most ``retries`` extra
+attempts, and a capped backoff with jitter between them. Failures worth retrying (5xx, 408,
+429, connection errors, timeouts, bodies that are not the JSON promised) surface as a
+retryable ``RuntimeCallError`` once the attempts are spent, so the call gateway may retry
+again and records each failure; 4xx answers are the request's fault and raise
+``RequestError`` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ttc.runtime import RequestError, RuntimeCallError
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({408, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    retries: int = 2
+    """Extra attempts after the first for failures worth retrying."""
+    backoff_s: float = 0.25
+    """First wait; doubles each attempt, times a jitter factor in [0.5, 1.5)."""
+    max_backoff_s: float = 4.0
+
+
+class JsonTransport:
+    """POST/GET JSON to one base URL from any event loop."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float,
+        connect_timeout_s: float,
+        max_connections: int,
+        retry: RetryPolicy,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s)
+        self.limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self.retry = retry
+        self._headers = dict(headers or {})
+        self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+
+    def _client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        for stale in [other for other in self._clients if other.is_closed()]:
+            del self._clients[stale]  # its loop is gone; so are its sockets
+        client = self._clients.get(loop)
+        if client is None or client.is_closed:
+            client = self._clients[loop] = httpx.AsyncClient(
+                base_url=self.base_url, timeout=self.timeout, limits=self.limits,
+                headers=self._headers,
+            )
+        return client
+
+    async def post(self, path: str, body: Any) -> Any:
+        return await self._request("POST", path, body)
+
+    async def get(self, path: str) -> Any:
+        return await self._request("GET", path, None)
+
+    async def _request(self, method: str, path: str, body: Any) -> Any:
+        attempts = self.retry.retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._once(method, path, body)
+            except RuntimeCallError as error:
+                if not error.retryable or attempt == attempts:
+                    raise
+                wait = min(self.retry.backoff_s * 2 ** (attempt - 1), self.retry.max_backoff_s)
+                wait *= 0.5 + random.random()
+                logger.warning("%s %s failed (attempt %d/%d): %s; retrying in %.2fs",
+                               method, path, attempt, attempts, error, wait)
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")
+
+    async def _once(self, method: str, path: str, body: Any) -> Any:
+        where = f"{method} {self.base_url}{path}"
+        try:
+            response = await self._client().request(method, path, json=body)
+        except httpx.TimeoutException as error:
+            raise RuntimeCallError(f"{where} timed out ({type(error).__name__})",
+                                   retryable=True) from error
+        except httpx.TransportError as error:
+            raise RuntimeCallError(f"{where} failed: {type(error).__name__}: {error}",
+                                   retryable=True) from error
+        status = response.status_code
+        if status >= 400:
+            message = _error_message(response)
+            if status >= 500 or status in RETRYABLE_STATUS:
+                raise RuntimeCallError(f"{where} answered {status}: {message}", retryable=True)
+            raise RequestError(f"{where} answered {status}: {message}")
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            # A truncated or garbled body: the server or a proxy misbehaved, try again.
+            raise RuntimeCallError(f"{where} returned a body that is not JSON ({error})",
+                                   retryable=True) from error
+
+    async def aclose(self) -> None:
+        """Close the current loop's client; clients of other live loops close with them."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The server's own words: SGLang and OpenAI both put them in ``error.message``."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.text[:500] or response.reason_phrase
+    if isinstance(body, dict):
+        error = body.get("error", body.get("detail", body.get("message")))
+        if isinstance(error, dict):
+            error = error.get("message", error)
+        if error is not None:
+            return str(error)[:500]
+    return str(body)[:500]
