@@ -60,6 +60,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ttc.plugins.archon",
     "ttc.plugins.runtimes.scripted",
     "ttc.plugins.runtimes.local",
+    "ttc.plugins.runtimes.sglang",
+    "ttc.plugins.runtimes.openai",
     "ttc.plugins.server",
     "ttc.storage.plugin",
 )

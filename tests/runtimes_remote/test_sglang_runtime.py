@@ -128,7 +128,7 @@ async def test_cache_telemetry_on_shared_prefix(sglang: SGLangRuntime) -> None:
 
 
 async def test_request_errors_are_clear(sglang: SGLangRuntime) -> None:
-    with pytest.raises(RequestError, match="400.*constrained"):
+    with pytest.raises(RequestError, match=r"400.*constrained"):
         await sglang.generate(GenerateRequest(prompt="Hi", regex="[0-9]+"))
     with pytest.raises(RequestError, match="400"):
         await sglang.generate(GenerateRequest(prompt="Hi", n=1000))
@@ -149,7 +149,7 @@ def test_runtime_serves_several_event_loops(sglang: SGLangRuntime) -> None:
 def test_unreachable_server_is_a_clear_error() -> None:
     from ttc.runtime import RuntimeCallError
 
-    with pytest.raises(RuntimeCallError, match="no SGLang server answers at http://127.0.0.1:9"):
+    with pytest.raises(RuntimeCallError, match=r"no SGLang server answers at http://127\.0\.0\.1:9"):
         SGLangRuntime.create("", SGLangOptions(url="http://127.0.0.1:9", connect_timeout_s=1))
 
 

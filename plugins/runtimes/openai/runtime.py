@@ -1,0 +1,272 @@
+"""The ``openai`` runtime: vLLM, llama.cpp, SGLang's ``/v1``, ``ttc serve``, hosted APIs.
+
+Through the official ``openai`` async client, in ``chat`` or ``completions`` mode. What the
+protocol cannot give stays absent: no ``score`` (no prompt logprobs), no full distribution,
+and token ids only where the server names them (``token_id:N``, vLLM's convention) or a
+local tokenizer can map token strings back to ids (else ``-1``).
+
+The API key comes from the recipe option ``api_key`` or ``OPENAI_API_KEY``; it is a
+``SecretStr`` (masked in reprs, dumps and fingerprints) and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+import openai
+from pydantic import Field, SecretStr
+
+from ttc.runtime import (
+    Capability,
+    Completion,
+    GenerateRequest,
+    Message,
+    RequestError,
+    RuntimeCallError,
+    RuntimeOptions,
+    ScoreRequest,
+    ScoreResult,
+)
+
+from ..sglang.tokenizer_files import LocalTokenizer, local_folder
+from . import chat_prompt
+
+CAPABILITIES = frozenset({
+    Capability.SAMPLES, Capability.LOGPROBS, Capability.TOP_LOGPROBS, Capability.SEED,
+    Capability.CANCEL,
+})
+MAX_TOP_LOGPROBS = 20
+NO_KEY = "EMPTY"
+"""The key sent to a self-hosted server when none is configured (vLLM's convention)."""
+
+
+class OpenAIOptions(RuntimeOptions):
+    base_url: str | None = None
+    """e.g. ``http://127.0.0.1:30000/v1``; default ``OPENAI_BASE_URL``, else OpenAI's."""
+    api_key: SecretStr | None = None
+    """Default ``OPENAI_API_KEY``; prefer the environment over writing it in a recipe."""
+    mode: Literal["chat", "completions"] = "chat"
+    """``chat``: /chat/completions, the server applies its chat template. ``completions``:
+    /completions on text rendered here with ``tokenizer`` (literal shared prefixes)."""
+    tokenizer: str | None = None
+    """A local model folder: the chat template for ``completions`` mode, and token ids."""
+    timeout_s: float = Field(600.0, gt=0)
+    max_retries: int = Field(2, ge=0, le=10)
+    """The client's own retries (connection errors, 408/409/429/5xx, with backoff)."""
+    vocab_size: int | None = Field(None, ge=2)
+    """The logits' width, for the self-certainty lower bound."""
+
+
+class OpenAIRuntime:
+    """An OpenAI-compatible endpoint."""
+
+    name: ClassVar[str] = "openai"
+    Options: ClassVar[type[RuntimeOptions]] = OpenAIOptions
+
+    def __init__(self, model: str, options: OpenAIOptions) -> None:
+        self.model = model
+        self.options = options
+        self.capabilities = CAPABILITIES
+        self.vocab_size: int | None = options.vocab_size
+        self.base_url = options.base_url or os.environ.get("OPENAI_BASE_URL") or None
+        folder = local_folder(options.tokenizer)
+        if options.tokenizer and folder is None:
+            raise RequestError(f"openai runtime: tokenizer {options.tokenizer!r} is not a "
+                               "local folder")
+        self.tokenizer = LocalTokenizer(folder)
+        self._clients: dict[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = {}
+
+    @classmethod
+    def static_capabilities(cls, options: RuntimeOptions) -> frozenset[Capability]:
+        return CAPABILITIES
+
+    @classmethod
+    def create(cls, model: str, options: RuntimeOptions) -> OpenAIRuntime:
+        """No network here: the first call finds out whether the endpoint answers."""
+        opts = options if isinstance(options, OpenAIOptions) else OpenAIOptions.model_validate(
+            options.model_dump())
+        if not model:
+            raise RequestError("the openai runtime needs a model name (models: {alias: "
+                               "{runtime: openai, model: NAME}})")
+        return cls(model, opts)
+
+    def _client(self) -> openai.AsyncOpenAI:
+        """One client per event loop: its connection pool belongs to that loop."""
+        loop = asyncio.get_running_loop()
+        for stale in [other for other in self._clients if other.is_closed()]:
+            del self._clients[stale]
+        client = self._clients.get(loop)
+        if client is None:
+            secret = self.options.api_key
+            key = secret.get_secret_value() if secret else os.environ.get("OPENAI_API_KEY")
+            client = self._clients[loop] = openai.AsyncOpenAI(
+                api_key=key or NO_KEY, base_url=self.base_url,
+                timeout=self.options.timeout_s, max_retries=self.options.max_retries)
+        return client
+
+    # --- Runtime protocol ----------------------------------------------------------------
+
+    async def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True
+                     ) -> str:
+        if self.options.mode == "chat":
+            return chat_prompt.encode(messages)
+        return await asyncio.to_thread(
+            self.tokenizer.render, [dict(m) for m in messages], add_generation_prompt)
+
+    async def tokenize(self, text: str) -> list[int]:
+        return await asyncio.to_thread(self.tokenizer.encode, text)
+
+    async def generate(self, request: GenerateRequest) -> list[Completion]:
+        if not 0 <= request.top_logprobs <= MAX_TOP_LOGPROBS:
+            raise RequestError(f"top_logprobs must be in [0, {MAX_TOP_LOGPROBS}] for the "
+                               f"OpenAI API, got {request.top_logprobs}")
+        if request.token_ids_logprob or request.regex or request.json_schema:
+            raise RequestError("the openai runtime cannot return token-id logprobs or "
+                               "constrain decoding; use the sglang runtime")
+        try:
+            if self.options.mode == "chat":
+                return await self._chat(request)
+            return await self._completions(request)
+        except openai.APIStatusError as error:
+            raise _status_error(error) from error
+        except (openai.APITimeoutError, openai.APIConnectionError) as error:
+            raise RuntimeCallError(f"{self.options.mode} call failed: {type(error).__name__}",
+                                   retryable=True) from error
+        except (openai.APIError, ValueError, TypeError, AttributeError) as error:
+            raise RuntimeCallError(f"{self.options.mode} call returned a malformed answer: "
+                                   f"{type(error).__name__}: {error}", retryable=True) from error
+
+    async def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        raise RequestError("the OpenAI API has no teacher-forced scoring; use the sglang or "
+                           "local runtime for score-based components")
+
+    async def aclose(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.close()
+
+    # --- the two modes -------------------------------------------------------------------
+
+    def _sampling(self, request: GenerateRequest) -> dict[str, Any]:
+        params = request.params
+        args: dict[str, Any] = {
+            "model": self.model, "n": request.n, "max_tokens": params.max_tokens,
+            "temperature": params.temperature, "top_p": params.top_p,
+        }
+        if params.stop:
+            args["stop"] = list(params.stop)
+        if params.seed is not None:
+            args["seed"] = params.seed
+        extra = {}
+        if params.top_k > 0:
+            extra["top_k"] = params.top_k
+        if params.min_p > 0:
+            extra["min_p"] = params.min_p
+        if extra:  # vLLM, SGLang and ttc serve read these; OpenAI itself does not have them
+            args["extra_body"] = extra
+        return args
+
+    async def _chat(self, request: GenerateRequest) -> list[Completion]:
+        args = self._sampling(request)
+        args["logprobs"] = True
+        if request.top_logprobs:
+            args["top_logprobs"] = request.top_logprobs
+        answer = await self._client().chat.completions.create(
+            messages=chat_prompt.decode(request.prompt), **args)
+        prompt_tokens, cached = _usage(answer.usage)
+        out = []
+        for choice in sorted(answer.choices, key=lambda c: c.index):
+            entries = (choice.logprobs.content if choice.logprobs else None) or []
+            top = None
+            if request.top_logprobs:
+                top = tuple(tuple((self._token_id(t.token), t.logprob) for t in e.top_logprobs)
+                            for e in entries)
+            out.append(Completion(
+                text=choice.message.content or "",
+                token_ids=tuple(self._token_id(e.token) for e in entries),
+                logprobs=tuple(e.logprob for e in entries),
+                finish_reason=_finish(choice.finish_reason),
+                prompt_tokens=prompt_tokens, cached_tokens=cached, top_logprobs=top,
+                matched_stop=_matched(choice),
+            ))
+        return _checked(out, request.n)
+
+    async def _completions(self, request: GenerateRequest) -> list[Completion]:
+        args = self._sampling(request)
+        args["logprobs"] = request.top_logprobs  # 0 still returns the sampled tokens'
+        answer = await self._client().completions.create(prompt=request.prompt, **args)
+        prompt_tokens, cached = _usage(answer.usage)
+        out = []
+        for choice in sorted(answer.choices, key=lambda c: c.index):
+            lp = choice.logprobs
+            tokens = list(lp.tokens or []) if lp else []
+            values = list(lp.token_logprobs or []) if lp else []
+            top = None
+            if request.top_logprobs and lp and lp.top_logprobs is not None:
+                top = tuple(
+                    tuple(sorted(((self._token_id(t), v) for t, v in (pos or {}).items()),
+                                 key=lambda pair: -pair[1]))
+                    for pos in lp.top_logprobs)
+            out.append(Completion(
+                text=choice.text,
+                token_ids=tuple(self._token_id(t) for t in tokens),
+                logprobs=tuple(float("-inf") if v is None else v for v in values),
+                finish_reason=_finish(choice.finish_reason),
+                prompt_tokens=prompt_tokens, cached_tokens=cached, top_logprobs=top,
+                matched_stop=_matched(choice),
+            ))
+        return _checked(out, request.n)
+
+    def _token_id(self, token: str) -> int:
+        """``token_id:N`` when the server says it; else the local tokenizer's id; else −1."""
+        if token.startswith("token_id:") and token[9:].isdigit():
+            return int(token[9:])
+        if self.tokenizer.available:
+            token_id = self.tokenizer.get().convert_tokens_to_ids(token)
+            if isinstance(token_id, int):
+                return token_id
+        return -1
+
+
+def _usage(usage: Any) -> tuple[int, int]:
+    if usage is None:
+        return 0, 0
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) if details is not None else None
+    return int(usage.prompt_tokens or 0), int(cached or 0)
+
+
+def _finish(reason: str | None) -> str:
+    if reason == "length":
+        return "length"
+    if reason == "content_filter":
+        return "abort"
+    return "stop"
+
+
+def _matched(choice: Any) -> str | None:
+    """SGLang and ``ttc serve`` add ``matched_stop`` (a string, or the EOS token id)."""
+    matched = (choice.model_extra or {}).get("matched_stop")
+    return matched if isinstance(matched, str) else None
+
+
+def _checked(completions: list[Completion], n: int) -> list[Completion]:
+    if len(completions) != n:
+        raise RuntimeCallError(f"the endpoint returned {len(completions)} choices for n={n}",
+                               retryable=True)
+    return completions
+
+
+def _status_error(error: openai.APIStatusError) -> RuntimeCallError:
+    status = error.status_code
+    message = f"the endpoint answered {status}: {error.message}"
+    if status >= 500 or status in (408, 429):
+        return RuntimeCallError(message, retryable=True)
+    return RequestError(message)
