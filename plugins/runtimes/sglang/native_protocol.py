@@ -87,6 +87,28 @@ def n_body(request: GenerateRequest) -> dict[str, Any]:
     }
 
 
+PER_TEXT = ("text", "sampling_params", "logprob_start_len", "top_logprobs_num")
+
+
+def split_texts(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A batch body as one body per text, for servers that take a single ``text`` (the
+    router forwards one text per request)."""
+    texts = body["text"]
+    if isinstance(texts, str):
+        return [body]
+    out = []
+    for i, text in enumerate(texts):
+        single = {**body, "text": text}
+        for key in PER_TEXT[1:]:
+            if isinstance(body.get(key), list):
+                single[key] = body[key][i]
+        ids = body.get("token_ids_logprob")
+        if ids and isinstance(ids[0], list):
+            single["token_ids_logprob"] = ids[i]
+        out.append(single)
+    return out
+
+
 def outputs(body: Any, expected: int) -> list[dict[str, Any]]:
     """The list of outputs, checked to hold ``expected`` objects."""
     items = body if isinstance(body, list) else [body]

@@ -64,6 +64,9 @@ class SGLangOptions(RuntimeOptions):
     bodies (the run's ``limits.retries`` retries again on top)."""
     retry_backoff_s: float = Field(0.25, ge=0)
     max_connections: int = Field(64, ge=1)
+    one_text_per_request: bool | None = None
+    """Send each text as its own request (concurrently) instead of one batch request.
+    None: only when the URL is an ``sglang-router``, whose ``/generate`` takes one text."""
     api_key: SecretStr | None = None
     """Sent as a bearer token (SGLang's and the router's ``--api-key``); never logged or
     stored."""
@@ -78,9 +81,13 @@ class SGLangRuntime:
     name: ClassVar[str] = "sglang"
     Options: ClassVar[type[RuntimeOptions]] = SGLangOptions
 
-    def __init__(self, model: str, options: SGLangOptions, info: dict[str, Any]) -> None:
+    def __init__(self, model: str, options: SGLangOptions, info: dict[str, Any],
+                 is_router: bool = False) -> None:
         self.options = options
         self.info = info
+        self.is_router = is_router
+        self.one_text_per_request = (
+            is_router if options.one_text_per_request is None else options.one_text_per_request)
         self.model = model or str(info.get("served_model_name") or info.get("model_path") or "")
         self.model_path = str(info.get("model_path") or self.model)
         self.tokenizer_path = options.tokenizer or str(info.get("tokenizer_path") or "")
@@ -123,7 +130,8 @@ class SGLangRuntime:
         """Asks the server what it serves (``/model_info``), once, before the run starts."""
         sglang = options if isinstance(options, SGLangOptions) else SGLangOptions.model_validate(
             options.model_dump())
-        return cls(model, sglang, probe_model_info(sglang))
+        info, is_router = probe_server(sglang)
+        return cls(model, sglang, info, is_router)
 
     # --- Runtime protocol ----------------------------------------------------------------
 
@@ -142,7 +150,7 @@ class SGLangRuntime:
             body = protocol.n_body(request)
         else:
             body = protocol.batch_body(request)
-        answer = await self.transport.post("/generate", body)
+        answer = await self._post_generate(body)
         return [protocol.completion(o) for o in protocol.outputs(answer, request.n)]
 
     async def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
@@ -153,7 +161,7 @@ class SGLangRuntime:
         if any(not r.prompt for r in requests):
             raise RequestError("score: the prompt is empty (it needs at least one token)")
         lengths = await self._prompt_lengths([r.prompt for r in requests])
-        answer = await self.transport.post("/generate", protocol.score_body(requests, lengths))
+        answer = await self._post_generate(protocol.score_body(requests, lengths))
         outs = protocol.outputs(answer, len(requests))
         return [protocol.score_result(o, r) for o, r in zip(outs, requests, strict=True)]
 
@@ -170,18 +178,32 @@ class SGLangRuntime:
 
     # --- helpers -------------------------------------------------------------------------
 
+    async def _post_generate(self, body: dict[str, Any]) -> Any:
+        """One request, or one per text sent together (the first failure cancels the rest,
+        so a failed call costs no more than its slowest text)."""
+        if not self.one_text_per_request or isinstance(body["text"], str):
+            return await self.transport.post("/generate", body)
+        bodies = protocol.split_texts(body)
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self.transport.post("/generate", b)) for b in bodies]
+        except ExceptionGroup as errors:
+            raise errors.exceptions[0] from None
+        return [task.result() for task in tasks]
+
     async def _prompt_lengths(self, prompts: list[str]) -> list[int]:
         if self.tokenizer.available:
             return [len(await self.tokenize(p)) for p in prompts]
         body = {"text": prompts, "sampling_params": [{"max_new_tokens": 0}] * len(prompts)}
-        answer = await self.transport.post("/generate", body)
+        answer = await self._post_generate(body)
         return [int(o["meta_info"]["prompt_tokens"])
                 for o in protocol.outputs(answer, len(prompts))]
 
 
-def probe_model_info(options: SGLangOptions) -> dict[str, Any]:
-    """``/model_info`` (``/get_model_info`` on older servers and the router), or a clear
-    error naming the URL when nothing answers."""
+def probe_server(options: SGLangOptions) -> tuple[dict[str, Any], bool]:
+    """``/model_info`` (``/get_model_info`` on older servers and the router, which answers
+    for its workers) and whether the URL is a router (its ``/get_server_info`` says
+    ``router_manager``); a clear error naming the URL when nothing answers."""
     headers = {}
     if options.api_key is not None:
         headers["Authorization"] = f"Bearer {options.api_key.get_secret_value()}"
@@ -202,9 +224,17 @@ def probe_model_info(options: SGLangOptions) -> dict[str, Any]:
                     problems.append(f"{path}: not JSON")
                     continue
                 if isinstance(info, dict):
-                    return info
+                    return info, _is_router(client, base)
             problems.append(f"{path}: HTTP {response.status_code}")
     raise RuntimeCallError(
         f"sglang runtime: no SGLang server answers at {base} ({'; '.join(problems)}); start "
         "one (`ttc serve`, `python -m sglang.launch_server`) or fix options.url",
         retryable=True)
+
+
+def _is_router(client: httpx.Client, base: str) -> bool:
+    try:
+        info = client.get(base + "/get_server_info").json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    return isinstance(info, dict) and ("router_manager" in info or "workers_count" in info)
