@@ -36,6 +36,9 @@ async def test_registers_shares_engine_and_reports_capabilities(local_runtime) -
     assert Capability.FULL_DISTRIBUTION in local_runtime.capabilities
     assert LocalRuntime.static_capabilities(LocalRuntime.Options()) == local_runtime.capabilities
     assert local_runtime.vocab_size == 49152 and local_runtime.context_length == 8192
+    assert local_runtime.eos_token_id == 2
+    ids = await local_runtime.tokenize("Hello there")
+    assert await local_runtime.detokenize(ids) == "Hello there"
 
 
 def test_unknown_model_fails_at_create(tmp_path) -> None:
