@@ -6,7 +6,12 @@ and ui/ ``ttc.ui``, so nothing installs a generic top-level name like ``plugins`
 
 from setuptools import find_packages, setup
 
-FOLDERS = {"orchestrator": "ttc", "plugins": "ttc.plugins", "storage": "ttc.storage", "ui": "ttc.ui"}
+FOLDERS = {
+    "orchestrator": "ttc",
+    "plugins": "ttc.plugins",
+    "storage": "ttc.storage",
+    "ui": "ttc.ui",
+}
 
 
 def _packages() -> tuple[list[str], dict[str, str]]:
