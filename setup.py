@@ -26,4 +26,8 @@ def _packages() -> tuple[list[str], dict[str, str]]:
 
 
 PACKAGES, PACKAGE_DIR = _packages()
-setup(packages=PACKAGES, package_dir=PACKAGE_DIR, package_data={"ttc.ui": ["*.css"]})
+setup(
+    packages=PACKAGES,
+    package_dir=PACKAGE_DIR,
+    package_data={"ttc.storage.migrations": ["script.py.mako"], "ttc.ui": ["*.css"]},
+)
