@@ -106,6 +106,7 @@ class StageUsage:
             "calls": self.calls,
             "failed_calls": self.failed_calls,
             "wall_time": round(self.wall_time, 6),
+            "cache_hit_ratio": round(self.cache_hit_ratio, 6),
         }
 
 

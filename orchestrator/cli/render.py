@@ -32,6 +32,10 @@ def print_result(console: Console, result: RunResult) -> None:
         f"({total.cached_tokens} cached), {total.completion_tokens} completion tokens, "
         f"{total.wall_time:.2f}s in stages"
     )
+    if total.cached_tokens:  # prefix-cache reuse per stage (cached / prompt tokens)
+        console.print("[bold]cache hit:[/] " + ", ".join(
+            f"{name} {usage.cache_hit_ratio:.0%}" for name, usage in result.ledger.stages.items()
+            if usage.prompt_tokens))
 
 
 def components_table(registry: Registry) -> list[dict[str, Any]]:
