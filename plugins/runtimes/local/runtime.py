@@ -87,10 +87,12 @@ def load_engine(model: str, options: LocalOptions) -> LoadedModel:
 def _build_engine(path: str, options: LocalOptions) -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
+    from transformers.utils import logging as transformers_logging
 
     from .decoder import Decoder, UnsupportedModelError
     from .engine import Engine
 
+    transformers_logging.disable_progress_bar()  # its bars would land in ttc's own output
     torch.set_num_threads(options.threads or os.cpu_count() or 1)
     try:
         # The generic fast tokenizer loads tokenizer.json ~6× faster than AutoTokenizer.
