@@ -225,14 +225,18 @@ class OpenAIRuntime:
         return _checked(out, request.n)
 
     def _token_id(self, token: str) -> int:
-        """``token_id:N`` when the server says it; else the local tokenizer's id; else −1."""
+        """``token_id:N`` when the server says it; else the local tokenizer's id; else −1
+        (a token text that does not map back to exactly one id)."""
         if token.startswith("token_id:") and token[9:].isdigit():
             return int(token[9:])
-        if self.tokenizer.available:
-            token_id = self.tokenizer.get().convert_tokens_to_ids(token)
-            if isinstance(token_id, int):
-                return token_id
-        return -1
+        if not self.tokenizer.available:
+            return -1
+        tokenizer = self.tokenizer.get()
+        token_id = tokenizer.convert_tokens_to_ids(token)  # a vocabulary entry ("ĠParis")
+        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
+            return token_id
+        ids = self.tokenizer.encode(token)  # decoded text (" Paris"), as most servers send
+        return ids[0] if len(ids) == 1 else -1
 
 
 def _usage(usage: Any) -> tuple[int, int]:
