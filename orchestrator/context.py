@@ -214,6 +214,7 @@ class ComponentContext:
         usage = ctx.ledger.stage(self.stage)
         recorded = ctx.hook.ttc_recorded_response(run=ctx.run, fingerprint=fp, kind=kind)
         if recorded is not None:
+            ctx.reserve_call()  # a replay spends the budget as the recording did, and stops there
             response = tuple(recorded)
             self._account(usage, kind, response)
             self._emit(kind, alias or "", runtime, fp, request, response, None, 0.0, 1, True)

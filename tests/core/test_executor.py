@@ -240,3 +240,35 @@ def test_from_dict_reports_problems_like_yaml():
     with pytest.raises(RecipeError, match="unknown component"):
         Pipeline.from_dict({"name": "d", "models": {"s": {"runtime": "scripted"}},
                             "stages": [{"use": "nope"}]})
+
+
+def test_recorded_responses_replace_the_model_and_still_spend_the_budget():
+    """The replay hook: a recorded response is used instead of the runtime, counted in the
+    ledger, reported as replayed, and spends the call budget exactly as the recording did."""
+    recorded: dict[str, tuple] = {}
+
+    class Recorder:
+        @hookimpl
+        def ttc_model_called(self, run, call):
+            if call.ok and not call.replayed:
+                recorded[call.fingerprint] = call.response
+
+    class Replayer(Events):
+        @hookimpl
+        def ttc_recorded_response(self, run, fingerprint, kind):
+            return recorded.get(fingerprint)
+
+    text = ("name: b\ntask: number\nlimits: {max_calls: 1}\nstages:\n  - use: sample\n    n: 3\n"
+            "  - use: sample\n    n: 3\nselect: {use: majority}\n")
+    original = pipeline(text, CountingRuntime(responses=["7", "8"]), host_with(Recorder())
+                        ).run("q")
+    assert original.status == "budget_exhausted" and len(recorded) == 1
+
+    replayer = Replayer()
+    runtime = CountingRuntime(responses=["other"])
+    again = pipeline(text, runtime, host_with(replayer)).run("q")
+    assert runtime.calls == 0
+    assert again.status == "budget_exhausted"
+    assert again.to_dict()["candidates"] == original.to_dict()["candidates"]
+    assert again.ledger.total.calls == original.ledger.total.calls == 1
+    assert [e[0] for e in replayer.log].count("call") == 1
