@@ -42,11 +42,15 @@ class CallLog:
 def run_scripted(stages: Sequence[Any], rules: Sequence[tuple[str, Sequence[str]]] = (),
                  responses: Sequence[str] = ("42",), question: str = "What is 6*7?",
                  select: Any = None, task: str | None = None, seed: int = 0,
-                 options: dict | None = None) -> tuple[RunResult, CallLog]:
-    """Run ``stages`` on a scripted model whose replies follow ``rules`` (first match wins)."""
+                 options: dict | None = None, runtime: str = "scripted",
+                 plugins: Sequence[Any] = ()) -> tuple[RunResult, CallLog]:
+    """Run ``stages`` on a scripted model whose replies follow ``rules`` (first match wins).
+
+    ``runtime`` names a scripted-like runtime registered by one of ``plugins`` (e.g. one that
+    declares constrained decoding)."""
     recipe: dict[str, Any] = {
         "name": "scripted-test",
-        "models": {"m": {"runtime": "scripted", "options": {
+        "models": {"m": {"runtime": runtime, "options": {
             "responses": list(responses),
             "rules": [{"contains": c, "responses": list(r)} for c, r in rules],
             **(options or {})}}},
@@ -59,6 +63,8 @@ def run_scripted(stages: Sequence[Any], rules: Sequence[tuple[str, Sequence[str]
     host = PluginHost(load_entry_points=False)
     log = CallLog()
     host.register(log, name="call-log")
+    for i, plugin in enumerate(plugins):
+        host.register(plugin, name=f"test-plugin-{i}")
     pipeline = Pipeline.from_text(yaml.safe_dump(recipe, sort_keys=False), host=host)
     result = pipeline.run(question, seed=seed)
     return result, log
