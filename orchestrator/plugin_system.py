@@ -44,6 +44,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ttc.plugins.controllers.early_stopping_sc",
     "ttc.plugins.controllers.adaptive_sc",
     "ttc.plugins.controllers.first_finish",
+    "ttc.plugins.controllers.confidence_pruning",
     "ttc.plugins.generators.ensemble",
     "ttc.plugins.critics.critic",
     "ttc.plugins.rankers.ranker",

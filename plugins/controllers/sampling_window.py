@@ -33,10 +33,14 @@ async def prompt_of(state: State, ctx: ComponentContext, config: ControllerSampl
     return await ctx.render(messages)
 
 
-def request(prompt: str, config: ControllerSampling, n: int, seed: int) -> GenerateRequest:
+def request(prompt: str, config: ControllerSampling, n: int, seed: int,
+            max_tokens: int | None = None) -> GenerateRequest:
+    """n samples of ``prompt`` with the controller's sampling fields (``max_tokens`` overrides
+    the config's, e.g. for one chunk)."""
     return GenerateRequest(
         prompt=prompt,
-        params=SamplingParams(max_tokens=config.max_tokens, temperature=config.temperature,
+        params=SamplingParams(max_tokens=max_tokens or config.max_tokens,
+                              temperature=config.temperature,
                               top_p=config.top_p, stop=tuple(config.stop), seed=seed),
         n=n,
         top_logprobs=config.top_logprobs,
@@ -55,18 +59,22 @@ async def draw_window(ctx: ComponentContext, prompt: str, config: ControllerSamp
 
 
 def with_budget(state: State, ctx: ComponentContext, pool: Sequence[Candidate],
-                max_samples: int, reason: str, **extra: Any) -> State:
+                max_samples: int, reason: str, *, tokens_saved: float | None = None,
+                **extra: Any) -> State:
     """The new pool plus a budget record: samples and tokens spent, and what stopping early
-    saved against drawing ``max_samples`` (tokens estimated at the mean length drawn)."""
+    saved against drawing ``max_samples`` (tokens estimated at the mean length drawn unless
+    the controller knows better and passes ``tokens_saved``)."""
     tokens = sum(c.tokens.count if c.tokens else 0 for c in pool)
     mean = tokens / len(pool) if pool else 0.0
     saved_samples = max(max_samples - len(pool), 0)
+    if tokens_saved is None:
+        tokens_saved = saved_samples * mean
     record = {
         "samples": len(pool),
         "max_samples": max_samples,
         "samples_saved": saved_samples,
         "completion_tokens": tokens,
-        "tokens_saved_estimate": round(saved_samples * mean, 1),
+        "tokens_saved_estimate": round(tokens_saved, 1),
         "stopped": reason,
         **extra,
     }
