@@ -23,6 +23,7 @@ from ttc.runtime import (
     ScoreRequest,
     ScoreResult,
 )
+from ttc.sampling_config import SamplingConfig
 from ttc.state import Ledger, State, Task
 from ttc.task_format import TaskFormat, TaskFormatConfig
 
@@ -47,6 +48,7 @@ __all__ = [
     "Runtime",
     "RuntimeCallError",
     "RuntimeOptions",
+    "SamplingConfig",
     "SamplingParams",
     "ScoreRequest",
     "ScoreResult",
