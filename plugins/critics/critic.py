@@ -21,6 +21,9 @@ from ttc.plugins.prompts import critic as prompts
 from ttc.plugins.structured.ask import Reply, ask, constrained, record_parse_failure
 from ttc.state import State
 
+SAMPLE_SEPARATOR = "\n\n"
+"""Between the critiques of one candidate from several samples (in sample order)."""
+
 
 class CriticConfig(ComponentConfig):
     mode: Literal["list", "each"] = "list"
@@ -31,8 +34,11 @@ class CriticConfig(ComponentConfig):
     """Tokens per call (``list`` mode writes all critiques in one call)."""
     retries: int = Field(default=2, ge=0, le=10)
     """Extra calls when a reply cannot be parsed (Archon retries up to 10 times)."""
-    samples: int = Field(default=1, ge=1, le=1)
-    """Archon's ``samples``; one critique per candidate."""
+    samples: int = Field(default=1, ge=1, le=16)
+    """Archon's ``samples``: critiques sampled per candidate (independent calls, each with
+    its own seed; use ``temperature`` > 0 or they repeat). A candidate's critiques are
+    joined in sample order, separated by a blank line; a sample that could not be parsed
+    for a candidate is left out (and recorded)."""
 
 
 class Critic(Component):
@@ -50,44 +56,70 @@ class Critic(Component):
             return state
         question = state.task.question
         key = critique_key(ctx.index)
-        if config.mode == "each":
-            replies = await asyncio.gather(*(
-                self._ask_one(ctx, question, c.text, c.id) for c in state.pool))
-            critiques = {i: r.value for i, r in enumerate(replies, 1) if r.value is not None}
-            for candidate, reply in zip(state.pool, replies, strict=True):
-                if not reply.ok:
-                    state = record_parse_failure(state, ctx, "critique", reply, candidate.id)
-        else:
-            reply = await self._ask_list(ctx, question, [c.text for c in state.pool])
-            critiques = reply.value or {}
-            if len(critiques) != len(state.pool):
-                state = record_parse_failure(
-                    state, ctx, f"critiques of {len(state.pool)} candidates (got "
-                    f"{len(critiques)})", reply)
-        pool = [c.with_feedback(key, critiques[i]) if i in critiques else c
-                for i, c in enumerate(state.pool, 1)]
+        samples = await asyncio.gather(*(
+            self._sample(state, ctx, question, s) for s in range(config.samples)))
+        collected: dict[int, list[str]] = {}
+        for critiques, failed in samples:
+            for i, text in sorted(critiques.items()):
+                collected.setdefault(i, []).append(text)
+            state = failed(state)
+        pool = [c.with_feedback(key, SAMPLE_SEPARATOR.join(collected[i])) if i in collected
+                else c for i, c in enumerate(state.pool, 1)]
         return state.with_pool(pool)
 
+    async def _sample(self, state: State, ctx: ComponentContext, question: str, sample: int):
+        """Critique sample ``sample`` of every candidate: (critiques by 1-based index, a
+        function that records this sample's parse failures on a state)."""
+        config: CriticConfig = self.config  # type: ignore[assignment]
+        pool = state.pool
+        suffix = () if sample == 0 else ("sample", sample)  # sample 0 keeps samples=1 seeds
+        what = "critique" if sample == 0 else f"critique (sample {sample})"
+        if config.mode == "each":
+            replies = await asyncio.gather(*(
+                self._ask_one(ctx, question, c.text, c.id, suffix) for c in pool))
+            critiques = {i: r.value for i, r in enumerate(replies, 1) if r.value is not None}
+
+            def failed(s: State) -> State:
+                for candidate, reply in zip(pool, replies, strict=True):
+                    if not reply.ok:
+                        s = record_parse_failure(s, ctx, what, reply, candidate.id)
+                return s
+
+            return critiques, failed
+        reply = await self._ask_list(ctx, question, [c.text for c in pool], suffix)
+        found = reply.value or {}
+
+        def failed_list(s: State) -> State:
+            if len(found) == len(pool):
+                return s
+            return record_parse_failure(
+                s, ctx, f"critiques{what[len('critique'):]} of {len(pool)} candidates "
+                f"(got {len(found)})", reply)
+
+        return found, failed_list
+
     async def _ask_one(self, ctx: ComponentContext, question: str, text: str,
-                       cid: str) -> Reply[str]:
+                       cid: str, suffix: tuple = ()) -> Reply[str]:
         config: CriticConfig = self.config  # type: ignore[assignment]
         prompt = await ctx.render([{"role": "user", "content": prompts.one_prompt(question, text)}])
         schema = None
         if constrained(ctx):
             schema = json.dumps(prompts.list_schema(1))
-        reply = await ask(ctx, prompt, lambda r: _one(r, schema is not None), key=("critic", cid),
+        reply = await ask(ctx, prompt, lambda r: _one(r, schema is not None),
+                          key=("critic", cid, *suffix),
                           max_tokens=config.max_tokens, temperature=config.temperature,
                           retries=config.retries, json_schema=schema)
         return reply
 
     async def _ask_list(self, ctx: ComponentContext, question: str,
-                        texts: list[str]) -> Reply[dict[int, str]]:
+                        texts: list[str], suffix: tuple = ()) -> Reply[dict[int, str]]:
         config: CriticConfig = self.config  # type: ignore[assignment]
         n = len(texts)
         prompt = await ctx.render([{"role": "user",
                                     "content": prompts.list_prompt(question, texts)}])
         if constrained(ctx):
-            return await ask(ctx, prompt, lambda r: parse_json(r, n), key=("critic", "list"),
+            return await ask(ctx, prompt, lambda r: parse_json(r, n),
+                             key=("critic", "list", *suffix),
                              max_tokens=config.max_tokens, temperature=config.temperature,
                              json_schema=json.dumps(prompts.list_schema(n)))
         best: Reply[dict[int, str]] | None = None
@@ -99,7 +131,7 @@ class Critic(Component):
                 best = Reply(found, reply, 0, False)
             return found if len(found) == n else None
 
-        reply = await ask(ctx, prompt, complete, key=("critic", "list"),
+        reply = await ask(ctx, prompt, complete, key=("critic", "list", *suffix),
                           max_tokens=config.max_tokens, temperature=config.temperature,
                           retries=config.retries)
         if reply.ok or best is None:

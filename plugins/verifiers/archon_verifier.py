@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 
 from pydantic import Field
 
@@ -19,7 +20,7 @@ from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
 from ttc.plugins.critics.critique import critique_of
 from ttc.plugins.prompts import verifier as prompts
-from ttc.plugins.structured.ask import ask, record_parse_failure
+from ttc.plugins.structured.ask import Reply, ask, record_parse_failure
 from ttc.runtime import GenerateRequest, SamplingParams
 from ttc.state import State
 
@@ -33,6 +34,17 @@ def parse_verdict(reply: str) -> bool | None:
     return None if m is None else m.group(1).lower() == "correct"
 
 
+def combine_verdicts(verdicts: Sequence[bool | None]) -> float:
+    """The share of readable verdicts that pass (0.0 when none is readable)."""
+    readable = [v for v in verdicts if v is not None]
+    return sum(readable) / len(readable) if readable else 0.0
+
+
+def passes_majority(score: float) -> bool:
+    """A strict majority of the readable verdicts said [Correct] (a tie fails)."""
+    return score > 0.5
+
+
 class VerifierConfig(ComponentConfig):
     first_k: int | None = Field(default=None, ge=1)
     """Stop after this many candidates pass (candidates are then checked in pool order)."""
@@ -43,8 +55,12 @@ class VerifierConfig(ComponentConfig):
     """Show each candidate's critique to the verdict call."""
     retries: int = Field(default=2, ge=0, le=10)
     """Extra verdict calls when the verdict cannot be read."""
-    samples: int = Field(default=1, ge=1, le=1)
-    """Archon's ``samples`` (one verdict per candidate)."""
+    samples: int = Field(default=1, ge=1, le=16)
+    """Archon's ``samples``: (reasoning, verdict) pairs sampled per candidate, each with its
+    own seed (use ``temperature`` > 0 or they repeat). The ``verifier`` score is the share
+    of readable verdicts that say [Correct]; a candidate passes on a strict majority
+    (score > 0.5; a tie fails). Unreadable verdicts are left out and recorded; a candidate
+    with none readable fails."""
 
 
 class Verifier(Component):
@@ -66,34 +82,47 @@ class Verifier(Component):
             results = []
             for candidate in pool:
                 results.append(await self._check(state, ctx, candidate))
-                if sum(1 for passed, _ in results if passed) >= config.first_k:
+                if sum(1 for score, _ in results if passes_majority(score)) >= config.first_k:
                     break
-        for candidate, (passed, reply) in zip(pool, results, strict=False):
-            if passed is None:
-                state = record_parse_failure(state, ctx, "verdict", reply, candidate.id)
-            checked.append(candidate.with_scores(**{SCORE: 1.0 if passed else 0.0}))
+        for candidate, (score, replies) in zip(pool, results, strict=False):
+            for s, reply in enumerate(replies):
+                if reply.value is None:
+                    what = "verdict" if s == 0 else f"verdict (sample {s})"
+                    state = record_parse_failure(state, ctx, what, reply, candidate.id)
+            checked.append(candidate.with_scores(**{SCORE: score}))
         ctx.remember(checked)
-        passes = [c for c in checked if c.scores[SCORE] == 1.0]
+        passes = [c for c in checked if passes_majority(c.scores[SCORE])]
         if not passes:
             return state  # Archon: if none pass, every candidate is passed on unchanged
         return state.with_pool(passes)
 
-    async def _check(self, state: State, ctx: ComponentContext, candidate: Candidate):
+    async def _check(self, state: State, ctx: ComponentContext,
+                     candidate: Candidate) -> tuple[float, list[Reply[bool]]]:
+        """(share of readable verdicts that pass, every verdict reply) over ``samples``."""
         config: VerifierConfig = self.config  # type: ignore[assignment]
+        replies = list(await asyncio.gather(*(
+            self._verdict(state, ctx, candidate, s) for s in range(config.samples))))
+        return combine_verdicts([r.value for r in replies]), replies
+
+    async def _verdict(self, state: State, ctx: ComponentContext, candidate: Candidate,
+                       sample: int) -> Reply[bool]:
+        """One (reasoning, verdict) pair; sample 0 keeps the seeds of ``samples: 1``."""
+        config: VerifierConfig = self.config  # type: ignore[assignment]
+        suffix = () if sample == 0 else ("sample", sample)
         question = state.task.question
         prompt = await ctx.render([{"role": "user", "content": prompts.reasoning_prompt(
             question, candidate.text)}])
         (reasoning,) = await ctx.generate(GenerateRequest(
-            prompt=prompt, params=SamplingParams(max_tokens=config.max_tokens,
-                                                 temperature=config.temperature,
-                                                 seed=ctx.seed("reason", candidate.id))))
+            prompt=prompt, params=SamplingParams(
+                max_tokens=config.max_tokens, temperature=config.temperature,
+                seed=ctx.seed("reason", candidate.id, *suffix))))
         critique = critique_of(candidate) if config.use_critiques else None
         verdict_prompt = await ctx.render([{"role": "user", "content": prompts.verdict_prompt(
             question, candidate.text, reasoning.text, critique)}])
-        reply = await ask(ctx, verdict_prompt, parse_verdict, key=("verdict", candidate.id),
-                          max_tokens=8, temperature=config.temperature, retries=config.retries,
-                          regex=prompts.VERDICT_REGEX)
-        return reply.value, reply
+        return await ask(ctx, verdict_prompt, parse_verdict,
+                         key=("verdict", candidate.id, *suffix), max_tokens=8,
+                         temperature=config.temperature, retries=config.retries,
+                         regex=prompts.VERDICT_REGEX)
 
 
 @hookimpl
