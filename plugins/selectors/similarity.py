@@ -1,11 +1,13 @@
 """Pairwise similarity matrices for MBR and GSC, vectorised over all N×N pairs at once.
 
-Every n-gram metric here reduces to clipped match counts min(c_i(g), c_j(g)). Tagging the
-k-th occurrence of an n-gram in a text as (g, k) turns that into a set intersection, so the
-N×N match counts of one order are a single sparse product M·Mᵀ of occurrence-incidence
-matrices (orders with few distinct n-grams use dense count minima instead). chrF and BLEU
-follow sacreBLEU's sentence-level definitions (checked against sacreBLEU in the tests);
-ROUGE-L uses rapidfuzz's LCS. ``u[i, j]`` is the utility of hypothesis i against reference
+Every n-gram metric here reduces to clipped match counts min(c_i(g), c_j(g)). N-grams get
+exact integer ids order by order from one concatenation of all texts (no per-candidate
+extraction, no hashing, sort-free lookup tables while they are small), and
+min(a, b) = Σ_{k≥1} [a ≥ k][b ≥ k] turns the N×N match counts of one order into a single
+product D·Dᵀ of occurrence incidences, one column per (n-gram, k) — dense float32 (BLAS)
+when small (exact: counts stay far below 2**24), sparse otherwise. chrF and BLEU follow
+sacreBLEU's sentence-level definitions (checked against sacreBLEU in the tests); ROUGE-L
+uses rapidfuzz's LCS. ``u[i, j]`` is the utility of hypothesis i against reference
 j; the diagonal is NaN, never a self-comparison.
 """
 
@@ -17,19 +19,109 @@ from collections.abc import Callable, Hashable, Sequence
 import numpy as np
 from scipy import sparse
 
-_PRIME = np.uint64(1099511628211)
-_DENSE_LIMIT = 8_000_000
-"""Below this many (pair × distinct n-gram) cells, clipped counts come from dense minima."""
+_TABLE_LIMIT = 1 << 22
+"""Ranks of the next order come from a lookup table while (distinct grams × alphabet) is at
+most this; above it, from a sort (np.unique)."""
+_DENSE_COUNTS_LIMIT = 1 << 22
+"""Per-document counts are a dense N × G matrix while it has at most this many cells."""
+_DENSE_PRODUCT_LIMIT = 1 << 21
+"""Matches come from one dense float32 product while N × (occurrence columns) is at most
+this; above it, from a sparse product."""
 
 
-def _ngram_hashes(codes: np.ndarray, n: int) -> np.ndarray:
-    """64-bit polynomial hashes of the n-grams of one integer sequence (wrapping arithmetic)."""
-    if len(codes) < n:
-        return np.empty(0, dtype=np.uint64)
-    h = np.zeros(len(codes) - n + 1, dtype=np.uint64)
-    for j in range(n):
-        h = h * _PRIME + codes[j: len(codes) - n + 1 + j] + np.uint64(1)
-    return h
+def _dense_ranks(keys: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """Keys in [0, size) to ranks 0..G−1 in key order, and G — sort-free when ``size`` is
+    small (a presence table), by np.unique otherwise."""
+    if size <= _TABLE_LIMIT:
+        present = np.zeros(size, dtype=bool)
+        present[keys] = True
+        found = np.flatnonzero(present)
+        table = np.empty(size, dtype=np.int64)
+        table[found] = np.arange(len(found))
+        return table[keys], len(found)
+    found, ranks = np.unique(keys, return_inverse=True)
+    return ranks.reshape(-1), len(found)
+
+
+class NgramIndex:
+    """Exact n-gram ids of a set of integer sequences, refined order by order.
+
+    The sequences are concatenated once; the id of the n-gram at position p is the rank of
+    (id of the (n−1)-gram at p, symbol at p+n−1), so each order costs one pass and no
+    hashing (no collisions). N-grams that cross a document boundary get ids too, but are
+    never counted.
+    """
+
+    def __init__(self, sequences: Sequence[np.ndarray]) -> None:
+        self.size = len(sequences)
+        self.lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+        joined = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences]
+                                ) if self.size else np.empty(0, dtype=np.int64)
+        self.symbols, self.alphabet = joined, 0  # symbols as ranks 0..A−1
+        if len(joined):
+            low = int(joined.min())
+            self.symbols, self.alphabet = _dense_ranks(joined - low, int(joined.max()) - low + 1)
+        self.docs = np.repeat(np.arange(self.size), self.lengths)
+        starts = np.concatenate(([0], np.cumsum(self.lengths)[:-1]))
+        self.offsets = np.arange(len(joined)) - np.repeat(starts, self.lengths)
+        self.order = 1
+        self.ids, self.distinct = self.symbols, self.alphabet
+
+    def advance(self) -> None:
+        """From order n to order n + 1."""
+        keys = self.ids[:-1] * self.alphabet + self.symbols[self.order:]
+        self.ids, self.distinct = _dense_ranks(keys, self.distinct * self.alphabet)
+        self.order += 1
+
+    def matches(self) -> tuple[np.ndarray, np.ndarray]:
+        """Clipped match counts of the current order for every pair, and each document's
+        n-gram total: ``matches[i, j] = Σ_g min(c_i(g), c_j(g))``."""
+        n, size = self.order, self.size
+        totals = np.maximum(self.lengths - n + 1, 0).astype(np.float64)
+        if not totals.any():
+            return np.zeros((size, size)), totals
+        valid = self.offsets[: len(self.ids)] + n <= self.lengths[self.docs[: len(self.ids)]]
+        docs, grams = self.docs[: len(self.ids)][valid], self.ids[valid]
+        if size * self.distinct <= _DENSE_COUNTS_LIMIT:
+            # ids of boundary-crossing n-grams stay as all-zero columns: no incidence columns
+            counts = np.bincount(docs * self.distinct + grams,
+                                 minlength=size * self.distinct).reshape(size, self.distinct)
+        else:
+            _, grams = np.unique(grams, return_inverse=True)
+            counts = sparse.csr_matrix(
+                (np.ones(len(grams), dtype=np.int64), (docs, grams.reshape(-1))),
+                shape=(size, int(grams.max()) + 1))
+            counts.sum_duplicates()
+        return _clipped_products(counts), totals
+
+
+def _clipped_products(counts: np.ndarray | sparse.csr_matrix) -> np.ndarray:
+    """Σ_g min(C[i, g], C[j, g]) for all i, j, as a product of occurrence incidences:
+    min(a, b) = Σ_{k≥1} [a ≥ k][b ≥ k], one column per (gram, k)."""
+    size = counts.shape[0]
+    if isinstance(counts, np.ndarray):
+        width = counts.max(axis=0)
+        if size * int(width.sum()) <= _DENSE_PRODUCT_LIMIT:
+            gram = np.repeat(np.arange(len(width)), width)
+            level = np.arange(len(gram)) - np.repeat(np.cumsum(width) - width, width)
+            incidence = (counts[:, gram] > level).astype(np.float32)
+            return (incidence @ incidence.T).astype(np.float64)
+        rows, cols = np.nonzero(counts)  # row-major: by document, then gram
+        values = counts[rows, cols]
+    else:
+        coo = counts.tocoo()  # canonical CSR: by document, then gram
+        rows, cols, values = coo.row, coo.col, coo.data
+        width = np.zeros(counts.shape[1], dtype=np.int64)
+        np.maximum.at(width, cols, values)
+    base = np.cumsum(width) - width
+    first = np.repeat(np.cumsum(values) - values, values)
+    columns = np.repeat(base[cols], values) + np.arange(int(values.sum())) - first
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, weights=values,
+                                                         minlength=size)))).astype(np.int64)
+    incidence = sparse.csr_matrix(
+        (np.ones(len(columns), dtype=np.float32), columns, indptr),
+        shape=(size, int(width.sum())))
+    return (incidence @ incidence.T).toarray().astype(np.float64)
 
 
 def ngram_matches(sequences: Sequence[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -37,45 +129,21 @@ def ngram_matches(sequences: Sequence[np.ndarray], n: int) -> tuple[np.ndarray, 
 
     Returns ``(matches, totals)`` with ``matches[i, j] = Σ_g min(c_i(g), c_j(g))``.
     """
-    per_doc = [_ngram_hashes(s, n) for s in sequences]
-    totals = np.array([len(h) for h in per_doc], dtype=np.float64)
-    size = len(sequences)
-    if not totals.any():
-        return np.zeros((size, size)), totals
-    docs = np.repeat(np.arange(size), totals.astype(np.int64))
-    hashes = np.concatenate(per_doc)
-    # one stable sort by hash: docs were concatenated in order, so runs are (hash, doc)
-    order = np.argsort(hashes, kind="stable")
-    docs, hashes = docs[order], hashes[order]
-    new_hash = np.ones(len(hashes), dtype=bool)
-    new_hash[1:] = hashes[1:] != hashes[:-1]
-    gram = np.cumsum(new_hash) - 1  # distinct n-gram index
-    distinct = int(gram[-1]) + 1
-    if distinct * size * size <= _DENSE_LIMIT:
-        # few distinct n-grams, many repeats (low orders): min of dense counts is cheaper
-        counts = np.bincount(docs * distinct + gram, minlength=size * distinct).reshape(
-            size, distinct).astype(np.float32)
-        matches = np.empty((size, size))
-        for i in range(size):
-            matches[i] = np.minimum(counts[i][None, :], counts).sum(axis=1)
-        return matches, totals
-    # k = occurrence number of this n-gram within its document; column (gram, k)
-    new_run = new_hash.copy()
-    new_run[1:] |= docs[1:] != docs[:-1]
-    starts = np.flatnonzero(new_run)
-    occurrence = np.arange(len(hashes)) - starts[np.cumsum(new_run) - 1]
-    width = np.zeros(distinct, dtype=np.int64)
-    np.maximum.at(width, gram[new_run], 1)  # at least one column per n-gram
-    last = np.flatnonzero(np.append(new_run[1:], True))  # each run's last occurrence
-    np.maximum.at(width, gram[last], occurrence[last] + 1)
-    base = np.concatenate(([0], np.cumsum(width)[:-1]))
-    columns = base[gram] + occurrence
-    incidence = sparse.csr_matrix(
-        (np.ones(len(columns), dtype=np.float32), (docs, columns)),
-        shape=(size, int(width.sum())),
-    )
-    matches = (incidence @ incidence.T).toarray().astype(np.float64)
-    return matches, totals
+    index = NgramIndex(sequences)
+    for _ in range(n - 1):
+        index.advance()
+    return index.matches()
+
+
+def ngram_matches_upto(sequences: Sequence[np.ndarray], max_order: int
+                       ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``ngram_matches`` for orders 1..max_order, sharing one index."""
+    index = NgramIndex(sequences)
+    out = [index.matches()]
+    for _ in range(max_order - 1):
+        index.advance()
+        out.append(index.matches())
+    return out
 
 
 def _mask_diagonal(u: np.ndarray) -> np.ndarray:
@@ -86,13 +154,13 @@ def _mask_diagonal(u: np.ndarray) -> np.ndarray:
 def char_codes(text: str) -> np.ndarray:
     """Characters as integers, whitespace removed (sacreBLEU's chrF default)."""
     joined = "".join(text.split())
-    return np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    return np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
 
 
 def word_codes(token_lists: Sequence[Sequence[Hashable]]) -> list[np.ndarray]:
     """Tokens as integers from one shared vocabulary."""
     vocab: dict[Hashable, int] = {}
-    return [np.array([vocab.setdefault(t, len(vocab)) for t in tokens], dtype=np.uint64)
+    return [np.array([vocab.setdefault(t, len(vocab)) for t in tokens], dtype=np.int64)
             for tokens in token_lists]
 
 
@@ -104,8 +172,7 @@ def chrf_matrix(texts: Sequence[str], order: int = 6, beta: float = 2.0) -> np.n
     prec_sum = np.zeros((size, size))
     rec_sum = np.zeros((size, size))
     effective = np.zeros((size, size))
-    for n in range(1, order + 1):
-        matches, totals = ngram_matches(codes, n)
+    for matches, totals in ngram_matches_upto(codes, order):
         hyp = totals[:, None]
         ref = totals[None, :]
         both = (hyp > 0) & (ref > 0)
@@ -137,8 +204,7 @@ def bleu_matrix(texts: Sequence[str], max_order: int = 4) -> np.ndarray:
     size = len(texts)
     lengths = np.array([len(c) for c in codes], dtype=np.float64)
     correct, total = [], []
-    for n in range(1, max_order + 1):
-        matches, totals = ngram_matches(codes, n)
+    for matches, totals in ngram_matches_upto(codes, max_order):
         correct.append(matches)
         total.append(np.broadcast_to(totals[:, None], (size, size)))
     log_sum = np.zeros((size, size))

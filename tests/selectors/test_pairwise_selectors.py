@@ -32,6 +32,42 @@ def test_vectorised_chrf_and_bleu_equal_sacrebleu(texts) -> None:
                 assert bleu[i, j] == pytest.approx(sentence_bleu(hyp, [ref]).score, abs=1e-9)
 
 
+@pytest.mark.parametrize("limits", [
+    {},  # the defaults: presence tables, dense counts, dense products
+    {"_TABLE_LIMIT": 0, "_DENSE_COUNTS_LIMIT": 0, "_DENSE_PRODUCT_LIMIT": 0},  # sorts, sparse
+    {"_DENSE_PRODUCT_LIMIT": 0},  # dense counts, sparse product
+])
+def test_every_counting_path_equals_sacrebleu(limits: dict, monkeypatch) -> None:
+    for name, value in limits.items():
+        monkeypatch.setattr(similarity, name, value)
+    texts = ["Größe: 42 — naïve café, the answer is 42.", "the answer is 41 (café)", "",
+             "ab ab ab ab ab ab ab abab", "42", "Größe naïve ab ab café 42 42 42 —"]
+    chrf, bleu = similarity.chrf_matrix(texts), similarity.bleu_matrix(texts)
+    f1 = similarity.ngram_f1_matrix(texts)
+    for i, hyp in enumerate(texts):
+        for j, ref in enumerate(texts):
+            if i != j:
+                assert chrf[i, j] == pytest.approx(sentence_chrf(hyp, [ref]).score, abs=1e-9)
+                assert bleu[i, j] == pytest.approx(sentence_bleu(hyp, [ref]).score, abs=1e-9)
+    assert f1[0, 1] == pytest.approx(f1[1, 0])
+
+
+@settings(max_examples=50, deadline=None)
+@given(seqs=st.lists(st.lists(st.integers(0, 6), max_size=30), min_size=1, max_size=6),
+       n=st.integers(1, 4))
+def test_ngram_matches_are_clipped_counts(seqs, n) -> None:
+    from collections import Counter
+
+    import numpy as np
+
+    grams = [Counter(tuple(s[k:k + n]) for k in range(len(s) - n + 1)) for s in seqs]
+    matches, totals = similarity.ngram_matches([np.array(s) for s in seqs], n)
+    for i, gi in enumerate(grams):
+        assert totals[i] == sum(gi.values())
+        for j, gj in enumerate(grams):
+            assert matches[i, j] == sum((gi & gj).values())
+
+
 def _lcs(a: list[str], b: list[str]) -> int:
     table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
     for i, x in enumerate(a):
