@@ -27,7 +27,10 @@ from ttc.recipe.yaml_source import Path, Positions, load_yaml
 from ttc.registry import Registry, did_you_mean
 from ttc.task_format import NoAnswer, TaskFormat
 
-TOP_LEVEL = {"name", "description", "models", "task", "seed", "limits", "stages", "select"}
+TOP_LEVEL = {"name", "description", "models", "task", "seed", "limits", "stages", "select",
+             "source"}
+"""``source`` is provenance the compiler checks is a mapping and otherwise ignores (e.g. the
+original Archon JSON an imported recipe came from, kept for lossless export)."""
 ENTRY_KEYS = {"use", "model"}
 ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -89,6 +92,9 @@ class RecipeCompiler:
         if not isinstance(description, str):
             self.fail(("description",), "'description' must be text", "quote the description")
             description = ""
+        if "source" in data and not isinstance(data["source"], dict):
+            self.fail(("source",), "'source' must be a mapping (provenance, ignored by runs)",
+                      "write  source: {format: ..., config: {...}}")
         seed = data.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             self.fail(("seed",), f"'seed' must be a non-negative integer, not {seed!r}",

@@ -37,9 +37,8 @@ def import_archon(
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     if result.errors:
         raise UsageError("cannot import: " + "; ".join(result.errors))
-    original = json.dumps(data, indent=1).splitlines()
-    header = ["# Imported from an Archon config by `ttc import-archon`.", "# Notes:"]
+    header = ["# Imported from an Archon config by `ttc import-archon`; the original config",
+              "# is kept under `source:` (ignored by runs, exported with them).", "# Notes:"]
     header += [f"#  - {w}" for w in result.warnings]
-    header += ["# The original config:"] + [f"#   {line}" for line in original]
     typer.echo("\n".join(header))
     typer.echo(yaml.safe_dump(result.recipe, sort_keys=False, allow_unicode=True), nl=False)

@@ -15,14 +15,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PROVIDERS: dict[str, tuple[str, str | None]] = {
-    "OpenAI_API": ("openai", "https://api.openai.com/v1"),
+    "OpenAI_API": ("openai", None),
     "Together_API": ("openai", "https://api.together.xyz/v1"),
     "Groq_API": ("openai", "https://api.groq.com/openai/v1"),
     "vLLM": ("openai", "http://localhost:8000/v1"),
     "tgi": ("openai", "http://localhost:8080/v1"),
     "sglang": ("sglang", "http://localhost:30000"),
 }
-"""model_type → (ttc runtime, base_url placeholder). The others have no ttc runtime yet."""
+"""model_type → (ttc runtime, ``options.base_url``). None: the runtime's default (for
+``openai``: ``OPENAI_BASE_URL``, else OpenAI's). The others have no ttc runtime yet."""
+SELF_HOSTED = {"vLLM", "tgi", "sglang"}
+"""Their base_url is a guess at a local server: the importer says so."""
+KEY_ENV = {"OpenAI_API": "OPENAI_API_KEY", "Together_API": "TOGETHER_API_KEY",
+           "Groq_API": "GROQ_API_KEY"}
+"""Where Archon reads each hosted provider's key. ttc's ``openai`` runtime reads
+``OPENAI_API_KEY`` (or ``options.api_key``); the importer never writes a key into a recipe."""
 UNMAPPED_PROVIDERS = {"Anthropic_API": "anthropic", "Google_API": "google",
                       "Bedrock_API": "bedrock"}
 
@@ -31,16 +38,16 @@ PARAMS: dict[str, dict[str, str]] = {
     "generator": {"samples": "samples", "max_tokens": "max_tokens"},
     "fuser": {"samples": "samples", "max_tokens": "max_tokens",
               "length_control": "length_control"},
-    "critic": {"max_tokens": "max_tokens"},
+    "critic": {"samples": "samples", "max_tokens": "max_tokens"},
     "ranker": {"top_k": "top_k", "use_critiques": "use_critiques", "max_tokens": "max_tokens"},
-    "verifier": {"first_k": "first_k", "max_tokens": "max_tokens"},
+    "verifier": {"samples": "samples", "first_k": "first_k", "max_tokens": "max_tokens"},
     "unit_test_generator": {"unit_test_cap": "unit_test_cap", "max_tokens": "max_tokens"},
     "unit_test_evaluator": {"top_k": "top_k", "first_k": "first_k",
                             "remove_unit_tests_from_prompt": "remove_unit_tests_from_prompt"},
 }
 """Archon key → ttc parameter, per component type (``temperature`` maps for all)."""
-IGNORED = {"samples": {"critic", "verifier", "unit_test_generator", "unit_test_evaluator"}}
-"""Keys with no effect in ttc for these types (one critique/verdict per candidate)."""
+IGNORED = {"samples": {"unit_test_generator", "unit_test_evaluator"}}
+"""Keys with no effect in ttc for these types (one test list, one judgement per test)."""
 READS_CRITIQUES = {"ranker", "fuser", "verifier"}
 PRODUCERS = {"generator", "fuser"}
 
@@ -130,6 +137,7 @@ def convert(config: Mapping[str, Any], *, runtime: str | None = None,
             if spec["runtime"] not in set(registered):
                 out.warnings.append(f"model {alias!r}: runtime {spec['runtime']!r} is not "
                                     "installed; the recipe will not validate until it is")
+    _provider_notes(models, bindings, stages, out)
     out.warnings.append("Archon returns a random surviving candidate; the recipe ends with an "
                         "explicit selector instead (select: first, the top of the last stage)")
     out.recipe = {
@@ -138,8 +146,55 @@ def convert(config: Mapping[str, Any], *, runtime: str | None = None,
         "models": bindings,
         "stages": stages,
         "select": {"use": "first"},
+        "source": {"format": "archon", "config": _plain(config)},
     }
     return out
+
+
+def _plain(value: Any) -> Any:
+    """The config as plain JSON data (lossless export keeps it exactly)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _provider_notes(models: Mapping[tuple[str, str], str], bindings: Mapping[str, Any],
+                    stages: list[Any], out: Conversion) -> None:
+    """What the user must still do for the mapped providers: keys (from the environment,
+    never the recipe), guessed server addresses, tokenizers for ``length_control``."""
+    providers: dict[str, list[str]] = {}
+    for (_, model_type), alias in models.items():
+        if bindings[alias].get("runtime") == "openai":
+            providers.setdefault(model_type, []).append(alias)
+    keyed = {t: KEY_ENV[t] for t in providers if t in KEY_ENV}
+    for model_type, env in sorted(keyed.items()):
+        if env != "OPENAI_API_KEY":
+            out.warnings.append(
+                f"{model_type} models ({', '.join(providers[model_type])}): the openai runtime "
+                f"reads its key from OPENAI_API_KEY, not {env}; run with "
+                f"OPENAI_API_KEY=\"${env}\" (keys are never written into the recipe)")
+    if len(set(keyed.values())) > 1:
+        out.warnings.append(
+            f"the config mixes providers with different keys ({', '.join(sorted(keyed))}); "
+            "the openai runtime reads one OPENAI_API_KEY per process: until it can name a "
+            "key variable per model, put the models behind one OpenAI-compatible gateway "
+            "that holds the keys (and point every base_url at it)")
+    for model_type in sorted(set(providers) & SELF_HOSTED):
+        for alias in providers[model_type]:
+            out.warnings.append(
+                f"model {alias!r} ({model_type}): base_url "
+                f"{bindings[alias]['options']['base_url']} is a guess; set it to your server")
+    fuser_models = {e.get("model") for stage in stages
+                    for e in (stage if isinstance(stage, list) else [stage])
+                    if e.get("use") == "fuser" and e.get("length_control")}
+    for alias in sorted(a for a in fuser_models if a in bindings
+                        and bindings[a].get("runtime") == "openai"):
+        out.warnings.append(
+            f"model {alias!r}: a fuser's length_control counts tokens with the model's "
+            "tokenizer; the openai runtime needs  options: {tokenizer: /local/model/folder}  "
+            "for that, or the fuser fails at run time")
 
 
 def _entry(kind: str, component: Mapping[str, Any], where: str,
@@ -187,8 +242,9 @@ def _model(component: Mapping[str, Any], where: str, runtime: str | None,
         bindings[alias] = {"runtime": runtime}
     elif model_type in PROVIDERS:
         name, base_url = PROVIDERS[model_type]
-        bindings[alias] = {"runtime": name, "model": str(model),
-                           "options": {"base_url": base_url}}
+        bindings[alias] = {"runtime": name, "model": str(model)}
+        if base_url is not None:
+            bindings[alias]["options"] = {"base_url": base_url}
     else:
         name = UNMAPPED_PROVIDERS.get(model_type, model_type.lower() or "unknown")
         bindings[alias] = {"runtime": name, "model": str(model)}

@@ -4,6 +4,7 @@ they could not map."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,7 +60,7 @@ def test_round_trip_keeps_every_layer_and_parameter(path):
             for key in ("samples", "top_k", "use_critiques", "unit_test_cap", "length_control",
                         "max_tokens"):
                 if key in component and not (key == "samples" and entry["use"] not in
-                                             {"generator", "fuser"}):
+                                             {"generator", "fuser", "critic", "verifier"}):
                     if key == "max_tokens" and entry["use"] == "unit_test_evaluator":
                         continue
                     assert entry[key] == component[key], (key, entry)
@@ -74,7 +75,8 @@ def test_ensembles_become_one_stage_of_several_generators_with_their_own_models(
     assert models["qwen2-72b-instruct"] == {
         "runtime": "openai", "model": "Qwen/Qwen2-72B-Instruct",
         "options": {"base_url": "https://api.together.xyz/v1"}}
-    assert models["gpt-4o"]["options"]["base_url"] == "https://api.openai.com/v1"
+    # OpenAI's own API: the runtime's default address (OPENAI_BASE_URL, else OpenAI's)
+    assert models["gpt-4o"] == {"runtime": "openai", "model": "gpt-4o"}
     # the ranker reuses the generator's alias for the same (model, model_type)
     assert recipe["stages"][1]["model"] == "qwen2-72b-instruct"
 
@@ -120,7 +122,8 @@ def test_the_command_prints_a_recipe_and_the_original_json(tmp_path):
     assert done.returncode == 0, done.stderr
     recipe = yaml.safe_load(done.stdout)
     assert recipe["name"] == "critic-rank-fuse"
-    assert '"use_critiques": true' in done.stdout  # the original, kept as a comment
+    # the original, kept verbatim under source: for lossless export
+    assert recipe["source"] == {"format": "archon", "config": json.loads(path.read_text())}
     assert "explicit selector" in done.stderr
     Pipeline.from_text(done.stdout)
 
@@ -140,3 +143,71 @@ def test_custom_components_resolve_by_name():
                                         "model_type": "vLLM", "temperature": 0.0}]]}
     result = convert(config, known_components=default_host().registry.components)
     assert not result.errors and result.recipe["stages"][1]["use"] == "majority"
+
+
+BROKEN = {"unknown-type"}
+"""Deliberately not importable."""
+NO_RUNTIME = {"verify": "unknown runtime 'anthropic'"}
+"""Import, but name a provider ttc has no runtime for (reported by the importer)."""
+
+
+def test_imported_configs_validate_with_ttc_validate_against_the_real_runtimes(tmp_path):
+    registry = default_host().registry
+    files = {}
+    for path in sorted(CONFIGS.glob("*.json")):
+        if path.stem in BROKEN:
+            continue
+        result = convert(json.loads(path.read_text()), registered=registry.runtimes,
+                         known_components=registry.components)
+        assert not result.errors, (path.stem, result.errors)
+        files[path.stem] = tmp_path / f"{path.stem}.yaml"
+        files[path.stem].write_text(yaml.safe_dump(result.recipe, sort_keys=False))
+    good = [str(f) for stem, f in files.items() if stem not in NO_RUNTIME]
+    assert len(good) >= 5
+    wide = {**os.environ, "COLUMNS": "1000"}  # rich wraps long paths otherwise
+    done = subprocess.run([sys.executable, "-m", "ttc", "validate", *good],
+                          capture_output=True, text=True, timeout=120, env=wide)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(": ok") == len(good)
+    for stem, problem in NO_RUNTIME.items():
+        done = subprocess.run([sys.executable, "-m", "ttc", "validate", str(files[stem])],
+                              capture_output=True, text=True, timeout=120, env=wide)
+        assert done.returncode == 2 and problem in done.stderr
+        assert "1 problem(s) found" in done.stderr
+
+
+def test_imported_recipes_keep_the_original_config_and_never_a_key():
+    config = load("ensemble-rank-fuse.json")
+    result = convert(config)
+    assert result.recipe["source"] == {"format": "archon", "config": config}
+    plan = Pipeline.from_text(yaml.safe_dump(result.recipe, sort_keys=False)).plan
+    assert plan.data["source"]["config"] == config  # the compiler accepts and keeps it
+    assert all("api_key" not in spec.get("options", {})
+               for spec in result.recipe["models"].values())
+    notes = "\n".join(result.warnings)
+    assert "not TOGETHER_API_KEY" in notes and "mixes providers" in notes
+
+
+def test_the_command_writes_no_key_from_the_environment():
+    env = {**os.environ, "OPENAI_API_KEY": "sk-sentinel-1",
+           "TOGETHER_API_KEY": "sentinel-2"}
+    done = subprocess.run([sys.executable, "-m", "ttc", "import-archon",
+                           str(CONFIGS / "ensemble-rank-fuse.json")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "sentinel" not in done.stdout + done.stderr
+
+
+def test_self_hosted_addresses_and_length_control_tokenizers_are_reported():
+    notes = "\n".join(convert(load("unit-tests.json")).warnings)
+    assert "http://localhost:8000/v1 is a guess" in notes
+    notes = "\n".join(convert(load("critic-rank-fuse.json")).warnings)
+    assert "length_control" in notes and "tokenizer" in notes
+
+
+def test_a_source_block_must_be_a_mapping():
+    from ttc.errors import RecipeError
+
+    text = "name: x\nmodels: {m: {runtime: scripted}}\nstages: [{use: generator}]\nsource: 3\n"
+    with pytest.raises(RecipeError, match="'source' must be a mapping"):
+        Pipeline.from_text(text)
