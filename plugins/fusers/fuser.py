@@ -2,17 +2,28 @@
 
 The fused candidates are new (their ``parents`` are every input) and carry no critiques:
 critiques of the inputs are shown to the fuser when asked for, and stay with the inputs.
+
+``subset_k`` is the fine-grained self-consistency variant (METHODS C3, *Integrate the Essence
+and Eliminate the Dross*): only the candidates that agree most with the rest are fused, so an
+outlier cannot pull the synthesis off course and the prompt stays short.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import numpy as np
 from pydantic import Field
 
+from ttc.candidate import Candidate
 from ttc.component import Component, ComponentConfig, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
 from ttc.plugins.critics.critique import critique_of
 from ttc.plugins.prompts import fuser as prompts
+from ttc.plugins.selectors.similarity import chrf_matrix, ngram_f1_matrix, rouge_l_matrix
 from ttc.runtime import GenerateRequest, SamplingParams
 from ttc.state import State
 
@@ -26,6 +37,32 @@ class FuserConfig(ComponentConfig):
     """Show each input's critique, when a critic wrote one for it."""
     length_control: bool = False
     """Cap the output at the token length of the longest input."""
+    subset_k: int | None = Field(default=None, ge=1)
+    """Fine-grained self-consistency: fuse only the ``subset_k`` candidates with the highest
+    mean similarity to the others (ties in pool order; kept in pool order). Each input gets
+    the score ``fsc_consensus``; the fused candidates' parents are the subset. None fuses
+    the whole pool (Archon)."""
+    subset_similarity: Literal["ngram_f1", "rouge_l", "chrf"] = "ngram_f1"
+    """The similarity of the subset: unigram-overlap F1 (GSC's), ROUGE-L F1, or chrF."""
+
+
+SIMILARITIES: dict[str, Callable[[Sequence[str]], np.ndarray]] = {
+    "ngram_f1": ngram_f1_matrix, "rouge_l": rouge_l_matrix, "chrf": chrf_matrix}
+SUBSET_SCORE = "fsc_consensus"
+
+
+def consensus(texts: Sequence[str], similarity: str = "ngram_f1") -> list[float]:
+    """Each text's mean similarity to the others (0.0 for a lone text)."""
+    if len(texts) < 2:
+        return [0.0] * len(texts)
+    matrix = SIMILARITIES[similarity](texts)
+    return [float(np.nanmean(row)) for row in matrix]
+
+
+def similar_subset(scores: Sequence[float], k: int) -> list[int]:
+    """Indices of the ``k`` highest scores (ties: earlier first), in their original order."""
+    best = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+    return sorted(best)
 
 
 class Fuser(Component):
@@ -42,6 +79,8 @@ class Fuser(Component):
         pool = state.pool
         if not pool:
             return state
+        if config.subset_k is not None:
+            pool = await self._subset(pool, ctx, config.subset_k, config.subset_similarity)
         critiques = [critique_of(c) for c in pool] if config.use_critiques else None
         content = prompts.prompt(state.task.question, [c.text for c in pool], critiques)
         prompt = await ctx.render([{"role": "user", "content": content}])
@@ -57,6 +96,15 @@ class Fuser(Component):
         return state.with_pool(
             ctx.candidate(c.text, c, parents=parents, sample_index=i, seed=seed)
             for i, c in enumerate(completions))
+
+    async def _subset(self, pool: tuple[Candidate, ...], ctx: ComponentContext, k: int,
+                      similarity: str) -> tuple[Candidate, ...]:
+        """The mutually similar subset to fuse; every input keeps its consensus score in the
+        lineage, so the inspector shows why an input was left out."""
+        scores = await asyncio.to_thread(consensus, [c.text for c in pool], similarity)
+        scored = [c.with_scores(**{SUBSET_SCORE: s}) for c, s in zip(pool, scores, strict=True)]
+        ctx.remember(scored)
+        return tuple(scored[i] for i in similar_subset(scores, k))
 
     async def _longest(self, pool, ctx: ComponentContext) -> int:
         """Tokens of the longest input, counted with the fuser's own tokenizer (inputs may

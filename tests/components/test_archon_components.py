@@ -296,3 +296,43 @@ def test_executed_tests_rank_code_by_tests_passed_in_the_sandbox():
           "timeout_s": 5}],
         responses=["while True: pass", half, good])
     assert [c.scores["tests_passed"] for c in result.pool] == [1.0, 0.5, 0.0]
+
+
+# --- fine-grained self-consistency fuser (METHODS C3 variant) -----------------------------
+
+CATS = ["the cat sat on the mat", "quantum chromodynamics on a lattice",
+        "the cat sat on a mat", "a cat sat on the mat"]
+
+
+def test_subset_fuser_fuses_only_the_mutually_similar_candidates():
+    result, log = run_scripted([{"use": "generator", "samples": 4},
+                                {"use": "fuser", "subset_k": 3}],
+                               rules=[(FUSE, ["fused"])], responses=CATS)
+    (prompt,) = log.prompts("fuser")
+    assert "quantum" not in prompt
+    # the subset keeps pool order and is numbered from 1
+    assert "1. the cat sat on the mat\n\n2. the cat sat on a mat\n\n3. a cat sat on the mat" \
+        in prompt
+    (fused,) = result.pool
+    by_text = {c.text: c for c in result.candidates.values()}
+    assert set(fused.parents) == {by_text[t].id for t in CATS if "quantum" not in t}
+    scores = {t: by_text[t].scores["fsc_consensus"] for t in CATS}
+    assert min(scores, key=scores.get) == CATS[1]
+
+
+def test_subset_fuser_with_k_at_least_the_pool_fuses_everything():
+    _, log = run_scripted([{"use": "generator", "samples": 4},
+                           {"use": "fuser", "subset_k": 9}],
+                          rules=[(FUSE, ["fused"])], responses=CATS)
+    assert all(t in log.prompts("fuser")[0] for t in CATS)
+
+
+def test_similar_subset_and_consensus():
+    from ttc.plugins.fusers.fuser import consensus, similar_subset
+
+    assert similar_subset([0.1, 0.9, 0.5, 0.9], 2) == [1, 3]
+    assert similar_subset([0.5, 0.5, 0.5], 2) == [0, 1]  # ties: earlier first
+    assert consensus(["only one"]) == [0.0]
+    for metric in ("ngram_f1", "rouge_l", "chrf"):
+        scores = consensus(CATS, metric)
+        assert len(scores) == 4 and scores.index(min(scores)) == 1
