@@ -16,7 +16,7 @@ from ttc.plugins.controllers.sampling_window import (
     request,
     with_budget,
 )
-from ttc.runtime import Capability
+from ttc.runtime import Capability, Completion
 from ttc.state import State
 
 
@@ -38,6 +38,16 @@ class FirstFinish(Component):
 
     Without cancellation on the runtime, all n are drawn in one batch and the m shortest
     finished traces are kept, which is what a race would have returned.
+
+    The race replays without re-racing (METHODS B4). The live rule: wait until m samples
+    have finished, then keep the m shortest (then lowest index) of *every* sample finished
+    by that moment, and cancel the rest. Exactly those finished calls are recorded, and the
+    gateway serves a recorded call without suspending, so after one turn of the event loop a
+    replay (or the call cache) holds all of them at once: the same rule over the same set
+    gives the same winners, and the calls the recording cancelled are cancelled again at
+    once (started, never finished: no new call is recorded). A *strict* replay still fails
+    on those cancelled calls, which the gateway cannot tell apart from new ones without
+    making them.
     """
 
     name = "first_finish"
@@ -56,31 +66,40 @@ class FirstFinish(Component):
             return with_budget(state, ctx, kept, config.n, "shortest finished (no cancel)",
                                cancelled=0)
 
-        async def one(i: int):
+        async def one(i: int) -> tuple[int, int, Completion]:
             seed = ctx.seed("race", i)
             (completion,) = await ctx.generate(request(prompt, config, 1, seed))
             return i, seed, completion
 
         tasks = [asyncio.create_task(one(i)) for i in range(config.n)]
-        kept = []
         try:
-            for next_done in asyncio.as_completed(tasks):
-                i, seed, completion = await next_done
-                if completion.finish_reason == "abort":
-                    continue
-                kept.append(ctx.candidate(completion.text, completion, sample_index=i,
-                                          seed=seed, key="race"))
-                if len(kept) == config.m:
-                    break
+            await asyncio.sleep(0)  # every task takes a step: recorded calls are done now
+            while len(_finishers(tasks)) < config.m and not all(t.done() for t in tasks):
+                await asyncio.wait([t for t in tasks if not t.done()],
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finishers = _finishers(tasks)
         finally:
             cancelled = sum(1 for t in tasks if not t.done())
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        # finishing order on a real engine tracks length; order the kept ones by it
-        kept.sort(key=lambda c: (c.tokens.count if c.tokens else 0, c.origin.sample_index))
+        finishers.sort(key=lambda r: (r[2].completion_tokens, r[0]))
+        kept = [ctx.candidate(completion.text, completion, sample_index=i, seed=seed,
+                              key="race") for i, seed, completion in finishers[: config.m]]
         return with_budget(state, ctx, kept, config.n, "first finishers",
-                           cancelled=cancelled)
+                           cancelled=cancelled, finished=len(finishers),
+                           kept_samples=[c.origin.sample_index for c in kept])
+
+
+def _finishers(tasks: list[asyncio.Task]) -> list[tuple[int, int, Completion]]:
+    """The samples finished so far (aborted ones left out); a failed call raises here."""
+    out = []
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            i, seed, completion = task.result()  # re-raises a failed call
+            if completion.finish_reason != "abort":
+                out.append((i, seed, completion))
+    return out
 
 
 @hookimpl

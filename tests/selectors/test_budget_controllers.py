@@ -110,3 +110,32 @@ def test_first_finish_without_cancel_keeps_the_shortest_finished_traces() -> Non
     kept = sorted(c.answer for c in result.candidates.values())
     assert kept == ["2", "3"]
     assert runtime.cancelled == 0
+
+
+def test_first_finish_replay_reapplies_the_race_without_re_racing(tmp_path) -> None:
+    from ttc.plugin_system import PluginHost
+    from ttc.storage import Recorder, RunStore
+    from ttc.storage.replay import replay
+
+    text = ("name: race\nmodels: {m: {runtime: scripted}}\ntask: number\nseed: 4\n"
+            "stages:\n  - {use: first_finish, n: 4, m: 2}\nselect: {use: majority}\n")
+    store = RunStore.open(f"sqlite:///{tmp_path / 'race.db'}")
+    host = PluginHost(load_entry_points=False)
+    live = RacingRuntime(RACE)
+    name = host.register(Recorder(store), name="race-recorder")
+    try:
+        original = ttc.Pipeline.from_text(text, host=host, runtimes={"m": live}).run("6*7?")
+    finally:
+        host.unregister(name)
+    assert original.status == "succeeded", original.error
+    assert live.cancelled == 2
+    kept = sorted(c.answer for c in original.candidates.values())
+    assert kept == ["2", "3"]
+    again = RacingRuntime(RACE)
+    # not strict: the calls the recording cancelled are started and cancelled again at once
+    report = replay(store, original.run_id, host=host, runtimes={"m": again}, strict=False)
+    assert report.made == 0 and report.identical
+    assert again.cancelled == 2
+    assert sorted(c.answer for c in report.result.candidates.values()) == kept
+    assert report.result.artifacts == original.artifacts
+    store.close()
