@@ -124,3 +124,27 @@ def test_min_keep_survives_even_when_one_hypothesis_covers_everything() -> None:
     result = _run({"use": "confidence_pruning", "n": 4, "T": 2, "max_tokens": 3,
                    "coverage": 0.5, "min_keep": 3}, runtime)
     assert len(_texts(result)) == 3
+
+
+def test_a_pruned_run_replays_strictly_with_no_model_call(tmp_path) -> None:
+    from ttc.plugin_system import PluginHost
+    from ttc.storage import Recorder, RunStore
+    from ttc.storage.replay import replay
+
+    text = ("name: pruning\nmodels: {m: {runtime: scripted}}\ntask: number\nseed: 2\n"
+            "stages:\n  - {use: confidence_pruning, n: 4, T: 2, max_tokens: 64, "
+            "coverage: 0.6}\nselect: {use: majority}\n")
+    store = RunStore.open(f"sqlite:///{tmp_path / 'pruning.db'}")
+    host = PluginHost(load_entry_points=False)
+    name = host.register(Recorder(store), name="pruning-recorder")
+    try:
+        original = ttc.Pipeline.from_text(
+            text, host=host, runtimes={"m": ContinuingRuntime(HYPOTHESES)}).run("6*7?")
+    finally:
+        host.unregister(name)
+    assert original.status == "succeeded", original.error
+    again = ContinuingRuntime(HYPOTHESES)
+    report = replay(store, original.run_id, host=host, runtimes={"m": again})  # strict
+    assert report.made == 0 and report.identical and again.calls == 0
+    assert report.result.artifacts == original.artifacts
+    store.close()
