@@ -67,3 +67,17 @@ def test_iad_and_sequential_refine():
     seq = run([{"use": "sequential_refine", "n": 2, "max_tokens": 12}],
               select={"use": "inverse_entropy_vote"}, task="number")
     assert seq.winner is not None
+
+
+def test_sampled_critiques_and_verdicts_and_the_subset_fuser():
+    result = run([{**GEN, "max_tokens": 8},
+                  {"use": "critic", "mode": "each", "samples": 2, "temperature": 0.7,
+                   "max_tokens": 6, "retries": 0},
+                  {"use": "verifier", "samples": 2, "temperature": 0.7, "max_tokens": 4,
+                   "retries": 0},
+                  {"use": "fuser", "subset_k": 1, "max_tokens": 8}])
+    (fused,) = result.pool
+    assert len(fused.parents) == 1
+    inputs = [c for c in result.candidates.values() if "fsc_consensus" in c.scores]
+    assert inputs and all(c.scores["verifier"] in (0.0, 0.5, 1.0) for c in inputs
+                          if "verifier" in c.scores)
