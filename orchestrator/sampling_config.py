@@ -17,11 +17,15 @@ class SamplingConfig(ComponentConfig):
     temperature: float = Field(default=0.7, ge=0.0, le=5.0)
     """0 is greedy decoding."""
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Nucleus sampling: keep the smallest set of tokens with this much probability."""
     top_k: int = Field(default=0, ge=0)
     """0 disables top-k truncation."""
     min_p: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Drop tokens less likely than min_p times the most likely one."""
     max_tokens: int = Field(default=256, ge=1, le=32768)
+    """The most tokens one call may generate."""
     stop: list[str] = Field(default_factory=list)
+    """Strings that end a completion (not included in its text)."""
     top_logprobs: int = Field(default=0, ge=0, le=100)
     """Top logprobs to keep per token (for selectors that need them)."""
     system: str | None = None

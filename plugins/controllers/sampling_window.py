@@ -6,45 +6,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import Field
-
 from ttc.candidate import Candidate
-from ttc.component import ComponentConfig
 from ttc.context import ComponentContext
-from ttc.runtime import GenerateRequest, SamplingParams
+from ttc.runtime import GenerateRequest
+from ttc.sampling_config import SamplingConfig
 from ttc.state import State
 
 
-class ControllerSampling(ComponentConfig):
-    temperature: float = Field(default=0.7, ge=0.0, le=5.0)
-    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    max_tokens: int = Field(default=256, ge=1, le=32768)
-    stop: list[str] = Field(default_factory=list)
-    top_logprobs: int = Field(default=0, ge=0, le=100)
-    """Top logprobs to keep per token (for selectors that need them)."""
-    system: str | None = None
-    """A system message put before the task's messages."""
+class ControllerSampling(SamplingConfig):
+    """The sampling fields every controller shares (see ``ttc.SamplingConfig``)."""
 
 
 async def prompt_of(state: State, ctx: ComponentContext, config: ControllerSampling) -> str:
-    messages = state.task.as_messages()
-    if config.system:
-        messages = [{"role": "system", "content": config.system}, *messages]
-    return await ctx.render(messages)
+    return await ctx.render(config.messages(state))
 
 
 def request(prompt: str, config: ControllerSampling, n: int, seed: int,
             max_tokens: int | None = None) -> GenerateRequest:
     """n samples of ``prompt`` with the controller's sampling fields (``max_tokens`` overrides
     the config's, e.g. for one chunk)."""
-    return GenerateRequest(
-        prompt=prompt,
-        params=SamplingParams(max_tokens=max_tokens or config.max_tokens,
-                              temperature=config.temperature,
-                              top_p=config.top_p, stop=tuple(config.stop), seed=seed),
-        n=n,
-        top_logprobs=config.top_logprobs,
-    )
+    return config.request(prompt, n=n, seed=seed, max_tokens=max_tokens)
 
 
 async def draw_window(ctx: ComponentContext, prompt: str, config: ControllerSampling,

@@ -30,6 +30,7 @@ class CriticConfig(ComponentConfig):
     """``list``: one call critiques all candidates (Archon); ``each``: one call per candidate
     (shorter prompts that share the question as a cached prefix; better for small models)."""
     temperature: float = Field(default=0.0, ge=0.0, le=5.0)
+    """Sampling temperature; 0 is greedy decoding."""
     max_tokens: int = Field(default=512, ge=1, le=32768)
     """Tokens per call (``list`` mode writes all critiques in one call)."""
     retries: int = Field(default=2, ge=0, le=10)

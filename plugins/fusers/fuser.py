@@ -32,7 +32,9 @@ class FuserConfig(ComponentConfig):
     samples: int = Field(default=1, ge=1, le=64)
     """Fused responses to draw (each from the same prompt)."""
     temperature: float = Field(default=0.7, ge=0.0, le=5.0)
+    """Sampling temperature; 0 is greedy decoding."""
     max_tokens: int = Field(default=512, ge=1, le=32768)
+    """The most tokens one call may generate."""
     use_critiques: bool = True
     """Show each input's critique, when a critic wrote one for it."""
     length_control: bool = False

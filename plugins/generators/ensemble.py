@@ -16,13 +16,17 @@ class GeneratorConfig(ComponentConfig):
     samples: int = Field(default=1, ge=1, le=1024)
     """Completions drawn from this entry's model (Archon ``samples``)."""
     temperature: float = Field(default=0.7, ge=0.0, le=5.0)
+    """Sampling temperature; 0 is greedy decoding."""
     max_tokens: int = Field(default=256, ge=1, le=32768)
+    """The most tokens one call may generate."""
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Nucleus sampling: keep the smallest set of tokens with this much probability."""
     system: str | None = None
     """A system message put before the task's messages (Archon's ``no_system`` leaves it out)."""
     top_logprobs: int = Field(default=0, ge=0, le=100)
     """Top logprobs kept per token, for selectors that need them."""
     stop: list[str] = Field(default_factory=list)
+    """Strings that end a completion (not included in its text)."""
 
 
 class Generator(Component):

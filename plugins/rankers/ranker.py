@@ -36,7 +36,9 @@ class RankerConfig(ComponentConfig):
     both_orders: bool = False
     """Pairwise: ask each pair in both orders to cancel position bias."""
     temperature: float = Field(default=0.0, ge=0.0, le=5.0)
+    """Sampling temperature; 0 is greedy decoding."""
     max_tokens: int = Field(default=64, ge=1, le=4096)
+    """The most tokens one call may generate."""
     retries: int = Field(default=2, ge=0, le=10)
     """Extra calls when a reply names no index (a partial ranking is repaired, not retried)."""
 

@@ -39,7 +39,9 @@ class IADConfig(ComponentConfig):
     verifier: Literal["yes_no", "self_eval"] = "yes_no"
     """How candidates are scored; the score is stored under this name."""
     temperature: float = Field(default=0.7, ge=0.0, le=5.0)
+    """Sampling temperature; 0 is greedy decoding."""
     max_tokens: int = Field(default=256, ge=1, le=32768)
+    """The most tokens one call may generate."""
 
 
 class IAD(Component):

@@ -55,9 +55,11 @@ class SelfRefineConfig(ComponentConfig):
     history: bool = True
     """Show earlier answers and their feedback to the reviser."""
     temperature: float = Field(default=0.7, ge=0.0, le=5.0)
+    """Sampling temperature; 0 is greedy decoding."""
     max_tokens: int = Field(default=256, ge=1, le=32768)
     """Tokens of a revision."""
     feedback_max_tokens: int = Field(default=128, ge=1, le=32768)
+    """The most tokens one feedback call may generate."""
     retries: int = Field(default=1, ge=0, le=10)
     """Extra feedback calls when the reply is empty."""
 

@@ -27,6 +27,7 @@ class SequentialRefineConfig(ComponentConfig):
     k: int = Field(default=20, ge=1, le=100)
     """Top-k logprobs per token, for the entropy."""
     temperature: float = Field(default=0.7, ge=0.0, le=5.0)
+    """Sampling temperature; 0 is greedy decoding."""
     max_tokens: int = Field(default=256, ge=1, le=32768)
     """Tokens per chain (the same as each of n parallel chains)."""
 

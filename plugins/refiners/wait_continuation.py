@@ -30,7 +30,9 @@ class WaitConfig(ComponentConfig):
     rounds: int = Field(default=1, ge=1, le=16)
     """Cues appended one after another (each continuation gets its own)."""
     max_new_tokens: int = Field(default=256, ge=1, le=32768)
+    """The most tokens generated after the cue."""
     temperature: float = Field(default=0.0, ge=0.0, le=5.0)
+    """Sampling temperature; 0 is greedy decoding."""
 
 
 class WaitContinuation(Component):

@@ -49,6 +49,7 @@ class VerifierConfig(ComponentConfig):
     first_k: int | None = Field(default=None, ge=1)
     """Stop after this many candidates pass (candidates are then checked in pool order)."""
     temperature: float = Field(default=0.0, ge=0.0, le=5.0)
+    """Sampling temperature; 0 is greedy decoding."""
     max_tokens: int = Field(default=256, ge=1, le=32768)
     """Tokens for the reasoning call."""
     use_critiques: bool = False

@@ -30,7 +30,9 @@ class ExecutedTestsConfig(ComponentConfig):
     timeout_s: float = Field(default=5.0, gt=0, le=600)
     """Wall clock per candidate (timeout or crash fails every test)."""
     cpu_s: int = Field(default=5, ge=1, le=600)
+    """CPU seconds per candidate (RLIMIT_CPU)."""
     memory_mb: int = Field(default=512, ge=32, le=65536)
+    """Address-space cap per candidate (RLIMIT_AS), in MiB."""
     parallel: int = Field(default=2, ge=1, le=64)
     """Sandboxes run at once."""
 

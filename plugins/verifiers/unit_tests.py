@@ -46,8 +46,11 @@ class UnitTestGeneratorConfig(ComponentConfig):
     unit_test_cap: int = Field(default=5, ge=1, le=50)
     """Most tests kept."""
     temperature: float = Field(default=0.0, ge=0.0, le=5.0)
+    """Sampling temperature; 0 is greedy decoding."""
     max_tokens: int = Field(default=256, ge=1, le=32768)
+    """The most tokens one call may generate."""
     retries: int = Field(default=2, ge=0, le=10)
+    """Extra calls when a reply cannot be parsed (each is recorded)."""
     samples: int = Field(default=1, ge=1, le=1)
     """Archon's ``samples``."""
 
@@ -78,7 +81,9 @@ class UnitTestEvaluatorConfig(ComponentConfig):
     first_k: int | None = Field(default=None, ge=1)
     """Check candidates in pool order and stop once this many pass every test; keep those."""
     temperature: float = Field(default=0.0, ge=0.0, le=5.0)
+    """Sampling temperature; 0 is greedy decoding."""
     retries: int = Field(default=1, ge=0, le=10)
+    """Extra calls when a reply cannot be parsed (each is recorded)."""
     samples: int = Field(default=1, ge=1, le=1)
     """Archon's ``samples``."""
     remove_unit_tests_from_prompt: bool = True

@@ -20,6 +20,7 @@ class YesNoConfig(ComponentConfig):
     yes_tokens: list[str] = Field(default_factory=lambda: list(YES))
     """Surface forms of Yes; their probabilities are summed."""
     no_tokens: list[str] = Field(default_factory=lambda: list(NO))
+    """Surface forms of No; their probabilities are summed."""
 
 
 class YesNoVerifier(Component):
