@@ -14,9 +14,8 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import openai
 from pydantic import Field, SecretStr
 
 from ttc.runtime import (
@@ -33,6 +32,9 @@ from ttc.runtime import (
 
 from ..sglang.tokenizer_files import LocalTokenizer, local_folder
 from . import chat_prompt
+
+if TYPE_CHECKING:  # the client library takes ~0.5 s to import: only when a runtime is used
+    import openai
 
 CAPABILITIES = frozenset({
     Capability.SAMPLES, Capability.LOGPROBS, Capability.TOP_LOGPROBS, Capability.SEED,
@@ -95,6 +97,8 @@ class OpenAIRuntime:
 
     def _client(self) -> openai.AsyncOpenAI:
         """One client per event loop: its connection pool belongs to that loop."""
+        import openai
+
         loop = asyncio.get_running_loop()
         for stale in [other for other in self._clients if other.is_closed()]:
             del self._clients[stale]
@@ -126,6 +130,8 @@ class OpenAIRuntime:
         if request.token_ids_logprob or request.regex or request.json_schema:
             raise RequestError("the openai runtime cannot return token-id logprobs or "
                                "constrain decoding; use the sglang runtime")
+        import openai
+
         try:
             if self.options.mode == "chat":
                 return await self._chat(request)
