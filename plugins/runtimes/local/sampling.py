@@ -1,9 +1,11 @@
 """Per-row token choice: greedy, or seeded sampling that no other row can disturb.
 
-Each sampled row owns a ``torch.Generator``; a token is drawn by the exponential race
-argmax(p_i / E_i) with E_i ~ Exp(1) drawn from that generator (equivalent to sampling from
-p), so a row's draws depend only on its own seed and logits, never on what shares the
-batch. Sample i of a request is seeded from (request seed, i).
+Each sampled row owns a ``torch.Generator``; a token is drawn by inverting the row's CDF
+(temperature, top-k, top-p and min-p applied) at one uniform number from that generator, so a
+row's draws depend only on its own seed and logits, never on what shares the batch. One
+uniform per row per step keeps sampling cheap: drawing V exponentials per row (the
+exponential race) cost more than a tenth of a decode step. Sample i of a request is seeded
+from (request seed, i).
 """
 
 from __future__ import annotations
@@ -44,20 +46,28 @@ class RowSampler:
 
 def choose_tokens(logits: torch.Tensor, samplers: list[RowSampler]) -> torch.Tensor:
     """One token per row of ``[rows, V]`` float32 raw logits."""
-    greedy = logits.argmax(dim=-1)
     sampled_rows = [i for i, s in enumerate(samplers) if s.generator is not None]
-    if not sampled_rows:
-        return greedy
-    index = torch.tensor(sampled_rows)
-    params = [samplers[i].params for i in sampled_rows]
-    scores = _truncated_log_weights(logits[index], params)
-    noise = torch.empty_like(scores)
-    for out_row, row in enumerate(sampled_rows):
-        noise[out_row].exponential_(generator=samplers[row].generator)
-    # argmax p/E == argmax (log p − log E); masked tokens carry −inf.
-    chosen = (scores - noise.log()).argmax(dim=-1)
-    greedy[index] = chosen
-    return greedy
+    if len(sampled_rows) < len(samplers):
+        chosen = logits.argmax(dim=-1)
+        if not sampled_rows:
+            return chosen
+        index = torch.tensor(sampled_rows)
+        scores = logits[index]
+    else:
+        chosen = torch.empty(len(samplers), dtype=torch.long)
+        index = torch.arange(len(samplers))
+        scores = logits
+    scores = _truncated_log_weights(scores, [samplers[i].params for i in sampled_rows])
+    # The CDF in float64 so the far tail keeps its (tiny) share; cut tokens have p = 0.
+    cdf = torch.softmax(scores, dim=-1).cumsum(dim=-1, dtype=torch.float64)
+    uniform = torch.cat([
+        torch.rand(1, dtype=torch.float64, generator=samplers[i].generator)
+        for i in sampled_rows
+    ])
+    # The first token whose CDF exceeds u: a token with p = 0 is never chosen.
+    drawn = torch.searchsorted(cdf, (uniform * cdf[:, -1])[:, None], right=True)[:, 0]
+    chosen[index] = drawn.clamp_(max=logits.shape[-1] - 1)
+    return chosen
 
 
 def _truncated_log_weights(logits: torch.Tensor, params: list[SamplingParams]) -> torch.Tensor:
