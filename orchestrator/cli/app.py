@@ -27,6 +27,8 @@ app = typer.Typer(
     add_completion=False,
 )
 out = Console()
+if not out.is_terminal:  # piped or redirected: don't squeeze tables into 80 columns
+    out = Console(width=160)
 err = Console(stderr=True)
 
 
