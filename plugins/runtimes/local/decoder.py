@@ -8,6 +8,7 @@ with different lengths and positions share one batch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -43,6 +44,7 @@ class Decoder:
         self.vocab_size = int(model.lm_head.out_features)
         self.context_length = int(getattr(config, "max_position_embeddings", 2048))
         self.dtype = model.model.embed_tokens.weight.dtype
+        self.fused = [_fuse(layer) for layer in self.layers]
 
     def new_batch(self, rows: int = 0) -> BatchKV:
         return BatchKV.empty(len(self.layers), self.kv_heads, self.head_dim, self.dtype, rows)
@@ -69,10 +71,18 @@ class Decoder:
         cos, sin = self.model.model.rotary_emb(hidden, positions)
         for index, layer in enumerate(self.layers):
             attention = layer.self_attn
+            fused = self.fused[index]
             normed = layer.input_layernorm(hidden)
-            query = attention.q_proj(normed).view(rows, new, self.heads, self.head_dim)
-            key = attention.k_proj(normed).view(rows, new, self.kv_heads, self.head_dim)
-            value = attention.v_proj(normed).view(rows, new, self.kv_heads, self.head_dim)
+            if fused is None:
+                query = attention.q_proj(normed)
+                key = attention.k_proj(normed)
+                value = attention.v_proj(normed)
+            else:
+                query, key, value = F.linear(normed, fused.qkv, fused.qkv_bias).split(
+                    fused.qkv_sizes, dim=-1)
+            query = query.view(rows, new, self.heads, self.head_dim)
+            key = key.view(rows, new, self.kv_heads, self.head_dim)
+            value = value.view(rows, new, self.kv_heads, self.head_dim)
             query, key = self._rotate(query.transpose(1, 2), key.transpose(1, 2), cos, sin)
             keys, values = kv.write(index, key, value.transpose(1, 2))
             attended = F.scaled_dot_product_attention(
@@ -80,8 +90,50 @@ class Decoder:
             )
             attended = attended.transpose(1, 2).reshape(rows, new, self.heads * self.head_dim)
             hidden = hidden + attention.o_proj(attended)
-            hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
+            normed = layer.post_attention_layernorm(hidden)
+            if fused is None:
+                hidden = hidden + layer.mlp(normed)
+            else:
+                gate, up = F.linear(normed, fused.gate_up).chunk(2, dim=-1)
+                hidden = hidden + layer.mlp.down_proj(layer.mlp.act_fn(gate) * up)
         kv.length += new
         hidden = hidden[:, -1] if logits_from is None else hidden[:, logits_from:]
         hidden = self.model.model.norm(hidden)
         return self.model.lm_head(hidden).float()
+
+
+@dataclass(frozen=True, slots=True)
+class FusedLayer:
+    """One layer's q/k/v and gate/up weights as single matrices (one matmul each instead of
+    three and two). The modules' own weights become views into these, so memory is unchanged
+    and the Hugging Face modules stay usable."""
+
+    qkv: torch.Tensor
+    qkv_bias: torch.Tensor | None
+    qkv_sizes: tuple[int, int, int]
+    gate_up: torch.Tensor
+
+
+def _fuse(layer: Any) -> FusedLayer | None:
+    attention, mlp = layer.self_attn, layer.mlp
+    projections = (attention.q_proj, attention.k_proj, attention.v_proj)
+    linears = (*projections, mlp.gate_proj, mlp.up_proj)
+    # Quantised (or otherwise replaced) modules keep their own forward.
+    if not all(type(m) is torch.nn.Linear for m in linears) or mlp.gate_proj.bias is not None:
+        return None
+    with torch.no_grad():
+        qkv = torch.cat([m.weight for m in projections])
+        biases = [m.bias for m in projections]
+        qkv_bias = None if all(b is None for b in biases) else torch.cat([
+            b if b is not None else torch.zeros(m.out_features, dtype=qkv.dtype)
+            for m, b in zip(projections, biases, strict=True)])
+        gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])
+        sizes = tuple(m.out_features for m in projections)
+        start = 0
+        for m in projections:
+            m.weight = torch.nn.Parameter(qkv[start:start + m.out_features], requires_grad=False)
+            start += m.out_features
+        half = mlp.gate_proj.out_features
+        mlp.gate_proj.weight = torch.nn.Parameter(gate_up[:half], requires_grad=False)
+        mlp.up_proj.weight = torch.nn.Parameter(gate_up[half:], requires_grad=False)
+    return FusedLayer(qkv, qkv_bias, sizes, gate_up)  # type: ignore[arg-type]
