@@ -7,8 +7,7 @@ from ttc.component import Component, ComponentConfig, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
 from ttc.plugins.prompts import self_eval as prompts
-from ttc.plugins.structured.ask import Reply, record_parse_failure
-from ttc.plugins.verifiers.yes_no_probability import yes_probabilities
+from ttc.plugins.verifiers.yes_no_probability import attach_yes_scores, yes_probabilities
 from ttc.state import State
 
 SCORE = "self_eval"
@@ -37,16 +36,7 @@ class SelfEval(Component):
             for c in state.pool
         ]
         verdicts = await yes_probabilities(ctx, rendered, key=SCORE)
-        pool = []
-        for candidate, verdict in zip(state.pool, verdicts, strict=True):
-            if verdict.probability is None:
-                state = record_parse_failure(
-                    state, ctx, "self-evaluation",
-                    Reply(None, "", 1, False, "neither Yes nor No was readable"), candidate.id)
-                pool.append(candidate)
-            else:
-                pool.append(candidate.with_scores(**{SCORE: verdict.probability}))
-        return state.with_pool(pool)
+        return attach_yes_scores(state, ctx, verdicts, SCORE, "self-evaluation")
 
 
 @hookimpl

@@ -9,8 +9,12 @@ from ttc.component import Component, ComponentConfig, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
 from ttc.plugins.prompts import verifier as prompts
-from ttc.plugins.structured.ask import Reply, record_parse_failure
-from ttc.plugins.verifiers.yes_no_probability import NO, YES, yes_probabilities
+from ttc.plugins.verifiers.yes_no_probability import (
+    NO,
+    YES,
+    attach_yes_scores,
+    yes_probabilities,
+)
 from ttc.state import State
 
 
@@ -40,16 +44,7 @@ class YesNoVerifier(Component):
                     for c in state.pool]
         verdicts = await yes_probabilities(ctx, rendered, key=config.score_name,
                                            yes=config.yes_tokens, no=config.no_tokens)
-        pool = []
-        for candidate, verdict in zip(state.pool, verdicts, strict=True):
-            if verdict.probability is None:
-                state = record_parse_failure(
-                    state, ctx, "yes/no verdict",
-                    Reply(None, "", 1, False, "neither Yes nor No was readable"), candidate.id)
-                pool.append(candidate)
-            else:
-                pool.append(candidate.with_scores(**{config.score_name: verdict.probability}))
-        return state.with_pool(pool)
+        return attach_yes_scores(state, ctx, verdicts, config.score_name, "yes/no verdict")
 
 
 @hookimpl

@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ttc.context import ComponentContext
+from ttc.plugins.structured.ask import Reply, record_parse_failure
 from ttc.runtime import Capability, GenerateRequest, SamplingParams, ScoreRequest
+from ttc.state import State
 
 YES = ("Yes", " Yes", "yes", " yes", "YES")
 NO = ("No", " No", "no", " no", "NO")
@@ -103,3 +105,19 @@ async def _one_token(ctx: ComponentContext, prompt: str, key: str, index: int) -
         return Verdict(None, "missing")
     return Verdict(1.0 if m.group(1).lower() == "yes" else 0.0,
                    "constrained" if constrained else "text")
+
+
+def attach_yes_scores(state: State, ctx: ComponentContext, verdicts: Sequence[Verdict],
+                      score_name: str, what: str) -> State:
+    """Put each readable P(Yes) on its candidate under ``score_name``; record the unreadable
+    ones as parse failures (the candidate stays, unscored)."""
+    pool = []
+    for candidate, verdict in zip(state.pool, verdicts, strict=True):
+        if verdict.probability is None:
+            state = record_parse_failure(
+                state, ctx, what,
+                Reply(None, "", 1, False, "neither Yes nor No was readable"), candidate.id)
+            pool.append(candidate)
+        else:
+            pool.append(candidate.with_scores(**{score_name: verdict.probability}))
+    return state.with_pool(pool)
