@@ -106,13 +106,9 @@ class ComponentContext:
     def seed(self, *keys: object) -> int:
         """A seed for this component's call ``keys``: same run seed, same path → same seed."""
         return derive_seed(
-            self.run_ctx.run.seed, self.run_ctx.task_key, self._stage_key, self.index, self.round,
+            self.run_ctx.run.seed, self.run_ctx.task_key, self.stage, self.index, self.round,
             *keys,
         )
-
-    @property
-    def _stage_key(self) -> str:
-        return self.stage
 
     @property
     def task(self) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -161,6 +161,3 @@ class State:
 
     def by_id(self) -> dict[str, Candidate]:
         return {c.id: c for c in self.pool}
-
-    def answers(self) -> Sequence[str | None]:
-        return [c.answer for c in self.pool]
