@@ -3,7 +3,8 @@
 A remote server renders nothing for ``/generate`` (it takes text), so the chat template has
 to be applied here, with the model's own tokenizer. It is loaded from a local path (the
 server's ``tokenizer_path`` when that folder exists on this machine, or the runtime's
-``tokenizer`` option) with ``local_files_only``: a run never downloads from a hub.
+``tokenizer`` option) by ``load_tokenizer``: ``tokenizer.json`` without transformers when the
+folder has one, else transformers with ``local_files_only``: a run never downloads from a hub.
 """
 
 from __future__ import annotations
@@ -11,24 +12,28 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ttc.runtime import RequestError
 
+if TYPE_CHECKING:
+    from ..folder_tokenizer import FolderTokenizer, TransformersTokenizer
+
 
 class LocalTokenizer:
-    """Loaded on first use (a second or so), then shared by every loop and thread."""
+    """Loaded on first use (~0.1 s from tokenizer.json), then shared by every loop and thread
+    (the loaded object is thread-safe)."""
 
     def __init__(self, path: str | None) -> None:
         self.path = path
-        self._tokenizer: Any = None
+        self._tokenizer: FolderTokenizer | TransformersTokenizer | None = None
         self._lock = threading.Lock()
 
     @property
     def available(self) -> bool:
         return self.path is not None
 
-    def get(self) -> Any:
+    def get(self) -> FolderTokenizer | TransformersTokenizer:
         if self.path is None:
             raise RequestError(
                 "this runtime needs the model's tokenizer (chat template, token counts) but "
@@ -36,26 +41,20 @@ class LocalTokenizer:
                 "runtime option  tokenizer: /path/to/the/model/folder")
         with self._lock:
             if self._tokenizer is None:
-                from transformers import AutoTokenizer
+                from ..folder_tokenizer import load_tokenizer
 
                 try:
-                    self._tokenizer = AutoTokenizer.from_pretrained(
-                        self.path, local_files_only=True)
+                    self._tokenizer = load_tokenizer(self.path)
                 except Exception as error:
                     raise RequestError(
                         f"cannot load the tokenizer from {self.path}: {error}") from error
             return self._tokenizer
 
     def render(self, messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
-        tokenizer = self.get()
-        with self._lock:
-            return tokenizer.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+        return self.get().render(messages, add_generation_prompt=add_generation_prompt)
 
     def encode(self, text: str) -> list[int]:
-        tokenizer = self.get()
-        with self._lock:
-            return list(tokenizer(text, add_special_tokens=False).input_ids)
+        return self.get().encode(text)
 
 
 def local_folder(path: str | None) -> str | None:
