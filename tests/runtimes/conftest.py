@@ -14,7 +14,6 @@ def local_runtime() -> LocalRuntime:
 
 @pytest.fixture(scope="session")
 def chat_prompt(local_runtime: LocalRuntime) -> str:
-    tokenizer = local_runtime.engine.tokenizer
-    return tokenizer.apply_chat_template(
+    return local_runtime.engine.tokenizer.render(
         [{"role": "user", "content": "What is 2+2? Answer briefly."}],
-        tokenize=False, add_generation_prompt=True)
+        add_generation_prompt=True)

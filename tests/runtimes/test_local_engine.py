@@ -25,9 +25,11 @@ GREEDY = SamplingParams(max_tokens=8, temperature=0)
 
 
 def reference_logits(runtime: LocalRuntime, ids: list[int]) -> torch.Tensor:
-    """Plain Hugging Face forward pass over the whole sequence (no cache, no batching)."""
+    """A plain forward pass over the whole sequence: one row, no prefix cache, no batch, no
+    decode loop (``test_local_decoder.py`` holds the decoder itself to transformers)."""
+    decoder = runtime.engine.decoder
     with torch.inference_mode():
-        return runtime.engine.decoder.model(torch.tensor([ids])).logits[0].float()
+        return decoder.forward(torch.tensor([ids]), decoder.new_batch(rows=1), logits_from=0)[0]
 
 
 async def test_registers_shares_engine_and_reports_capabilities(local_runtime) -> None:

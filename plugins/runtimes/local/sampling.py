@@ -58,20 +58,45 @@ def choose_tokens(logits: torch.Tensor, samplers: list[RowSampler]) -> torch.Ten
         index = torch.arange(len(samplers))
         scores = logits
     scores = _truncated_log_weights(scores, [samplers[i].params for i in sampled_rows])
-    # The CDF in float64 so the far tail keeps its (tiny) share; cut tokens have p = 0.
-    cdf = torch.softmax(scores, dim=-1).cumsum(dim=-1, dtype=torch.float64)
     uniform = torch.cat([
         torch.rand(1, dtype=torch.float64, generator=samplers[i].generator)
         for i in sampled_rows
     ])
-    # The first token whose CDF exceeds u: a token with p = 0 is never chosen.
-    drawn = torch.searchsorted(cdf, (uniform * cdf[:, -1])[:, None], right=True)[:, 0]
-    chosen[index] = drawn.clamp_(max=logits.shape[-1] - 1)
+    chosen[index] = _inverse_cdf(torch.softmax(scores, dim=-1), uniform)
     return chosen
 
 
+def _inverse_cdf(probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """The first token (in id order) whose cumulative probability exceeds ``u`` · total.
+
+    Sums are float64 so the far tail keeps its tiny share, but over two levels: the mass of
+    each block of ``_BLOCK`` tokens, then the running sum inside the one block ``u`` falls
+    in. A full float64 running sum over the vocabulary cost more than the rest of sampling.
+    A token with p = 0 is never chosen.
+    """
+    rows, width = probs.shape
+    padded = -width % _BLOCK
+    if padded:
+        probs = torch.nn.functional.pad(probs, (0, padded))
+    blocks = probs.view(rows, -1, _BLOCK)
+    block_cdf = blocks.sum(dim=-1, dtype=torch.float64).cumsum(dim=-1)
+    target = uniform * block_cdf[:, -1]
+    block = torch.searchsorted(block_cdf, target[:, None], right=True)[:, 0]
+    block = block.clamp_(max=blocks.shape[1] - 1)
+    before = torch.where(block > 0, block_cdf.gather(1, (block - 1).clamp(min=0)[:, None])[:, 0],
+                         torch.zeros_like(target))
+    inside = blocks[torch.arange(rows), block].cumsum(dim=-1, dtype=torch.float64)
+    offset = torch.searchsorted(inside, (target - before)[:, None], right=True)[:, 0]
+    return (block * _BLOCK + offset.clamp_(max=_BLOCK - 1)).clamp_(max=width - 1)
+
+
 def _truncated_log_weights(logits: torch.Tensor, params: list[SamplingParams]) -> torch.Tensor:
-    """Temperature-scaled logits with top-k, top-p and min-p cut tokens set to −inf."""
+    """Temperature-scaled logits with top-k, top-p and min-p cut tokens set to −inf.
+
+    Ties are kept together (a token survives top-k when its logit reaches the k-th largest,
+    and top-p when the mass of strictly more likely tokens is below p), so what a row keeps
+    never depends on sort order or on the other rows of the batch.
+    """
     temperature = torch.tensor([p.temperature for p in params])[:, None]
     scaled = logits / temperature
     if any(p.min_p > 0 for p in params):
@@ -80,14 +105,43 @@ def _truncated_log_weights(logits: torch.Tensor, params: list[SamplingParams]) -
         threshold = log_probs.max(dim=-1, keepdim=True).values + torch.log(min_p)
         scaled = scaled.masked_fill(log_probs < threshold, float("-inf"))
     if any(p.top_k > 0 or p.top_p < 1 for p in params):
-        ordered, order = torch.sort(scaled, dim=-1, descending=True)
-        rank = torch.arange(scaled.shape[-1])[None, :]
-        top_k = torch.tensor([p.top_k if p.top_k > 0 else scaled.shape[-1] for p in params])
-        cut = rank >= top_k[:, None]
-        probs = torch.softmax(ordered.masked_fill(cut, float("-inf")), dim=-1)
-        top_p = torch.tensor([p.top_p for p in params])[:, None]
-        # Drop a token when the mass strictly before it already reaches top_p.
-        cut |= (probs.cumsum(dim=-1) - probs) >= top_p
-        cut[:, 0] = False
-        scaled = scaled.scatter(1, order, ordered.masked_fill(cut, float("-inf")))
+        scaled = _top_k_top_p(scaled, params)
     return scaled
+
+
+def _top_k_top_p(scaled: torch.Tensor, params: list[SamplingParams]) -> torch.Tensor:
+    """Top-k then top-p over the renormalised top-k set, looking only at the most likely
+    candidates: ``topk`` of a few hundred is ~25× cheaper than sorting the vocabulary, and
+    the candidate count doubles until every row's cut falls inside it."""
+    width = scaled.shape[-1]
+    top_k = torch.tensor([p.top_k if p.top_k > 0 else width for p in params])
+    top_p = torch.tensor([p.top_p for p in params], dtype=torch.float64)
+    count = min(width, max([_CANDIDATES, *(p.top_k + 1 for p in params if p.top_k > 0)]))
+    while True:
+        values, ids = torch.topk(scaled, count, dim=-1)
+        ranks = torch.arange(count)
+        kth = values.gather(1, (top_k.clamp(max=count) - 1)[:, None])
+        keep = values >= kth
+        # Renormalise over what top-k keeps; its set lies inside the candidates whenever
+        # the last candidate is cut (checked below), else it is the whole vocabulary.
+        full_norm = torch.logsumexp(scaled, dim=-1, keepdim=True)
+        kept_norm = torch.logsumexp(values.masked_fill(~keep, float("-inf")), dim=-1,
+                                    keepdim=True)
+        norm = torch.where((top_k < width)[:, None], kept_norm, full_norm)
+        probs = torch.exp(values.double() - norm.double()).masked_fill(~keep, 0.0)
+        before = probs.cumsum(dim=-1) - probs
+        # A tie group shares the mass before its first member.
+        starts = torch.ones_like(keep)
+        starts[:, 1:] = values[:, 1:] != values[:, :-1]
+        first = torch.where(starts, ranks, torch.zeros_like(ranks)).cummax(dim=-1).values
+        keep &= before.gather(1, first) < top_p[:, None]
+        keep[:, 0] = True
+        if count == width or not bool(keep[:, -1].any()):
+            break
+        count = min(width, count * 2)
+    kept = values.masked_fill(~keep, float("-inf"))
+    return torch.full_like(scaled, float("-inf")).scatter_(1, ids, kept)
+
+
+_BLOCK = 256
+_CANDIDATES = 256
