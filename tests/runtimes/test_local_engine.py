@@ -196,3 +196,19 @@ async def test_cancelling_the_caller_aborts_its_rows(local_runtime, chat_prompt)
         await asyncio.sleep(0.05)
     assert engine.active_rows == 0
     assert engine.steps - steps < 200  # stopped long before max_tokens
+
+
+async def test_many_seeded_samples_survive_batch_and_cache_changes(local_runtime,
+                                                                   chat_prompt) -> None:
+    """Logits differ by ~1e-5 between batch shapes and between cache hits and misses; the
+    sampler must not turn that into other tokens (an inverse-CDF sampler did, often)."""
+    shapes = [(1.0, 1.0), (0.8, 0.95), (1.3, 1.0), (1.0, 0.9)] * 2
+    params = [SamplingParams(max_tokens=24, temperature=t, seed=s, top_p=p)
+              for s, (t, p) in enumerate(shapes)]
+    await local_runtime.flush_cache()
+    cold = [await local_runtime.generate(GenerateRequest(chat_prompt, p, n=4)) for p in params]
+    crowded = await asyncio.gather(*(
+        local_runtime.generate(GenerateRequest(chat_prompt, p, n=4)) for p in params))
+    for alone, together in zip(cold, crowded, strict=True):
+        assert [c.token_ids for c in alone] == [c.token_ids for c in together]
+        assert all(c.cached_tokens > 0 for c in together)  # the second time hits the cache

@@ -95,3 +95,55 @@ def test_kl_uniform_is_zero_for_uniform_and_shift_invariant() -> None:
     expected = math.log(math.exp(10) + 99) - 10 / 100 - math.log(100)
     assert position_stats(spike, torch.tensor([0])).kl_uniform.item() == pytest.approx(
         expected, abs=1e-4)
+
+
+def kept_by_sorting(logits: torch.Tensor, params: SamplingParams) -> set[int]:
+    """Top-k then top-p by a full sort, ties kept together: the rule ``_top_k_top_p``
+    applies to a few hundred candidates at a time."""
+    scaled = (logits / params.temperature).double()
+    values = sorted(scaled.tolist(), reverse=True)
+    kth = values[params.top_k - 1] if params.top_k > 0 else values[-1]
+    inside = scaled >= kth
+    probs = torch.softmax(scaled.masked_fill(~inside, float("-inf")), dim=-1)
+    kept = set()
+    for token in inside.nonzero()[:, 0].tolist():
+        before = probs[scaled > scaled[token]].sum().item()
+        if before < params.top_p:
+            kept.add(token)
+    return kept
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_candidate_truncation_equals_a_full_sort(seed: int) -> None:
+    """Rows with their own top-k/top-p in one batch, vocabularies wider than the first
+    candidate count (flat rows force the count to double), ties included."""
+    from ttc.plugins.runtimes.local.sampling import _truncated_log_weights
+
+    generator = torch.Generator().manual_seed(seed)
+    logits = torch.randn(4, 1500, generator=generator)
+    logits[1] *= 0.05  # nearly flat: top-p 0.9 keeps over a thousand tokens
+    logits[2, :40] = logits[2].max() + 1  # a 40-way tie at the top
+    logits[3] = (logits[3] * 4).round()  # many ties everywhere
+    params = [SamplingParams(top_p=0.8, temperature=0.7), SamplingParams(top_p=0.9),
+              SamplingParams(top_k=20, top_p=0.95), SamplingParams(top_k=300, top_p=0.5)]
+    scaled = _truncated_log_weights(logits, params)
+    for row, row_params in enumerate(params):
+        kept = set(torch.isfinite(scaled[row]).nonzero()[:, 0].tolist())
+        assert kept == kept_by_sorting(logits[row], row_params)
+    assert len(set(torch.isfinite(scaled[1]).nonzero()[:, 0].tolist())) > 1000
+    assert len(set(torch.isfinite(scaled[2]).nonzero()[:, 0].tolist())) == 40
+
+
+def test_shaped_and_plain_rows_draw_as_they_would_alone() -> None:
+    """Temperature-1 rows race on the raw logits, shaped rows on their own weights; either
+    way a row's draw is the one it makes alone (fresh generators with the same seeds)."""
+    torch.manual_seed(2)
+    logits = torch.randn(4, 3000)
+
+    def rows() -> list[RowSampler]:
+        return [sampler(seed=1), sampler(seed=2, temperature=0.6, top_p=0.9), sampler(seed=3),
+                sampler(seed=4, min_p=0.05)]
+
+    together = choose_tokens(logits, rows()).tolist()
+    alone = [choose_tokens(logits[i:i + 1], [rows()[i]]).item() for i in range(4)]
+    assert together == alone

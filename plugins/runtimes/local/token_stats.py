@@ -26,10 +26,15 @@ class StepStats:
 
 
 def position_stats(logits: torch.Tensor, chosen: torch.Tensor) -> StepStats:
-    """Stats of ``[rows, V]`` float32 logits and the ``[rows]`` tokens chosen there."""
+    """Stats of ``[rows, V]`` float32 logits and the ``[rows]`` tokens chosen there.
+
+    p = exp(z − logsumexp(z)) computed in place (one full-width temporary, 6 MB at 32 rows),
+    not ``torch.softmax``: its fast exp is off by up to ~1.5e-5 relative here (its rows sum
+    to 1 + 1.5e-5), which moved entropies by 3e-4 nats.
+    """
     log_norm = torch.logsumexp(logits, dim=-1)
-    probs = torch.exp(logits - log_norm[:, None])
-    expected = (probs * logits).sum(dim=-1)
+    probs = torch.sub(logits, log_norm[:, None]).exp_()
+    expected = (probs.mul_(logits)).sum(dim=-1)
     width = logits.shape[-1]
     return StepStats(
         logprob=logits.gather(1, chosen[:, None])[:, 0] - log_norm,
