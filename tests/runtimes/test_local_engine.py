@@ -212,3 +212,22 @@ async def test_many_seeded_samples_survive_batch_and_cache_changes(local_runtime
     for alone, together in zip(cold, crowded, strict=True):
         assert [c.token_ids for c in alone] == [c.token_ids for c in together]
         assert all(c.cached_tokens > 0 for c in together)  # the second time hits the cache
+
+
+async def test_a_continuation_reuses_the_generated_tokens_kv(local_runtime, chat_prompt
+                                                             ) -> None:
+    """Finished sequences enter the prefix cache, so continuing a completion (wait
+    continuation, chunked pruning, multi-turn) prefills only what is new; a hit still
+    samples what a cold start samples."""
+    await local_runtime.flush_cache()
+    [first] = await local_runtime.generate(GenerateRequest(
+        chat_prompt, SamplingParams(max_tokens=12, temperature=0.7, seed=2)))
+    follow = chat_prompt + first.text + " Wait,"
+    params = SamplingParams(max_tokens=6, temperature=0.7, seed=3)
+    [warm] = await local_runtime.generate(GenerateRequest(follow, params))
+    # Re-tokenising the joined text may split the boundary differently by a token or two.
+    assert warm.cached_tokens >= first.prompt_tokens + len(first.token_ids) - 3
+    await local_runtime.flush_cache()
+    [cold] = await local_runtime.generate(GenerateRequest(follow, params))
+    assert cold.cached_tokens == 0 and cold.token_ids == warm.token_ids
+    assert max(abs(a - b) for a, b in zip(cold.logprobs, warm.logprobs, strict=True)) < 1e-4

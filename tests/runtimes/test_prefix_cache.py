@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -92,3 +93,15 @@ def _common(left: list[int], right: list[int]) -> int:
             break
         count += 1
     return count
+
+
+def test_insert_with_an_offset_copies_only_the_new_part() -> None:
+    cache = PrefixCache(max_tokens=100)
+    cache.insert([1, 2, 3], torch.arange(3.0)[:, None])
+    known = cache.match([1, 2, 3, 4, 5]).length
+    assert known == 3
+    cache.insert([1, 2, 3, 4, 5], torch.tensor([[3.0], [4.0]]), offset=known)
+    match = cache.match([1, 2, 3, 4, 5])
+    assert match.length == 5 and torch.cat(match.segments)[:, 0].tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="not given"):
+        cache.insert([9, 9], torch.zeros(1, 1), offset=1)

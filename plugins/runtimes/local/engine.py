@@ -216,9 +216,9 @@ class Engine:
         new_ids = torch.tensor([list(ids[match.length:])])
         logits = self.decoder.forward(new_ids, kv, logits_from=logits_from_token - match.length)
         self.prefill_tokens += len(ids) - match.length
-        segment = kv.segment(0, 0, kv.length)
+        segment = kv.segment(0, match.length, kv.length)
         stacked = torch.stack([torch.stack(pair) for pair in segment])  # [L, 2, H, T, D]
-        self.prefix_cache.insert(list(ids), stacked.permute(3, 0, 1, 2, 4))
+        self.prefix_cache.insert(list(ids), stacked.permute(3, 0, 1, 2, 4), offset=match.length)
         return kv, logits[0], match.length
 
     def _prefill(self, job: _GenerateJob) -> None:
@@ -307,14 +307,34 @@ class Engine:
         keep = [i for i, row in enumerate(self._rows) if not leaving(row)]
         if len(keep) == len(self._rows):
             return
-        for row in self._rows:
+        for index, row in enumerate(self._rows):
             if leaving(row):
+                if not row.job.aborted():
+                    self._cache_sequence(index, row)
                 self._finish(row)
         self._rows = [self._rows[i] for i in keep]
         if keep:
             self._batch.keep(keep)
         else:
             self._batch = self.decoder.new_batch()
+
+    def _cache_sequence(self, index: int, row: _Row) -> None:
+        """Put a finished row's prompt + generated tokens into the prefix cache (what SGLang's
+        radix cache does), so a continuation of it (``wait_continuation``, chunked
+        confidence pruning, multi-turn) reuses the KV instead of prefilling it again. Only the
+        part the cache does not hold yet is copied out of the batch."""
+        if self.prefix_cache.max_tokens <= 0:
+            return
+        # The last token was chosen but never fed through the model: it has no KV yet.
+        ids = list(row.job.prompt_ids) + row.token_ids[:-1]
+        known = self.prefix_cache.match(ids).length
+        if known == len(ids):
+            return
+        end = self._batch.length
+        first = end - len(ids)
+        segment = self._batch.segment(index, first + known, end)
+        stacked = torch.stack([torch.stack(pair) for pair in segment])  # [L, 2, H, T, D]
+        self.prefix_cache.insert(ids, stacked.permute(3, 0, 1, 2, 4), offset=known)
 
     def _finish(self, row: _Row) -> None:
         job = row.job

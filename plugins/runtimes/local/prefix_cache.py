@@ -58,8 +58,11 @@ class PrefixCache:
             node = child
         return PrefixMatch(length, tuple(segments))
 
-    def insert(self, tokens: list[int] | tuple[int, ...], kv: torch.Tensor) -> None:
-        """Store ``kv`` (axis 0 = the tokens' positions) for ``tokens``; then evict."""
+    def insert(self, tokens: list[int] | tuple[int, ...], kv: torch.Tensor,
+               offset: int = 0) -> None:
+        """Store ``kv`` for ``tokens``; then evict. ``kv``'s axis 0 holds the positions of
+        ``tokens[offset:]``: a caller that has matched the first ``offset`` tokens need not
+        copy their KV again (they are in the tree; ``match`` just marked them used)."""
         if self.max_tokens <= 0 or not tokens:
             return
         node, length = self._root, 0
@@ -67,7 +70,11 @@ class PrefixCache:
         while length < len(tokens):
             child = node.children.get(tokens[length])
             if child is None:
-                leaf = _Node(tuple(tokens[length:]), kv[length:].clone(), node, last_used=now)
+                if length < offset:
+                    raise ValueError(f"insert: only {length} of the first {offset} tokens "
+                                     "are cached; their KV was not given")
+                leaf = _Node(tuple(tokens[length:]), kv[length - offset:].clone(), node,
+                             last_used=now)
                 node.children[tokens[length]] = leaf
                 self.cached_tokens += len(leaf.tokens)
                 break
