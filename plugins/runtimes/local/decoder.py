@@ -60,16 +60,23 @@ class Decoder:
         make = linear_factory(kernel, dtype, quantize)
         self.kernel = make.__name__
 
-        def tensor(name: str) -> torch.Tensor:
+        # The tensors come memory-mapped from the weights file; one kept as a view would keep
+        # the whole mapping, and every page the load touched, resident (RSS 1.36 GB instead
+        # of ~0.98 GB). So what the decoder keeps dense is copied (``tensor``), and matrices
+        # go to the kernels as views (``source``): each kernel makes its own copy.
+        def source(name: str) -> torch.Tensor:
             if name not in weights:
                 raise UnsupportedModelError(f"weight {name!r} is missing from the model files")
             return weights[name].to(dtype)
 
+        def tensor(name: str) -> torch.Tensor:
+            return source(name).clone()
+
         def optional(name: str) -> torch.Tensor | None:
-            return weights[name].to(dtype) if name in weights else None
+            return tensor(name) if name in weights else None
 
         def joined(prefix: str, parts: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor | None]:
-            matrices = [tensor(f"{prefix}.{part}.weight") for part in parts]
+            matrices = [source(f"{prefix}.{part}.weight") for part in parts]
             biases = [optional(f"{prefix}.{part}.bias") for part in parts]
             bias = None if all(b is None for b in biases) else torch.cat([
                 b if b is not None else torch.zeros(m.shape[0], dtype=dtype)
@@ -85,17 +92,17 @@ class Decoder:
             self.layers.append(Layer(
                 input_norm=tensor(f"{prefix}.input_layernorm.weight"),
                 qkv=make(*qkv),
-                output=make(tensor(f"{prefix}.self_attn.o_proj.weight"),
+                output=make(source(f"{prefix}.self_attn.o_proj.weight"),
                             optional(f"{prefix}.self_attn.o_proj.bias")),
                 post_norm=tensor(f"{prefix}.post_attention_layernorm.weight"),
                 gate_up=make(*gate_up),
-                down=make(tensor(f"{prefix}.mlp.down_proj.weight"),
+                down=make(source(f"{prefix}.mlp.down_proj.weight"),
                           optional(f"{prefix}.mlp.down_proj.bias")),
             ))
         self.norm = tensor("model.norm.weight")
         head = "model.embed_tokens.weight" if config.tie_word_embeddings or (
             "lm_head.weight" not in weights) else "lm_head.weight"
-        self.lm_head = make(tensor(head), None)
+        self.lm_head = make(source(head), None)
         self.q_size = config.heads * config.head_dim
         self.kv_size = config.kv_heads * config.head_dim
         self.activation = _ACTIVATIONS[config.hidden_act]

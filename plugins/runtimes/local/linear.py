@@ -35,7 +35,7 @@ class TorchLinear:
     """``F.linear`` on a dense weight (MKL or whatever BLAS torch was built with)."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
-        self.weight, self.bias = weight, bias
+        self.weight, self.bias = weight.clone(), bias  # not a view into the weights file
         self.out_features = weight.shape[0]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
