@@ -216,9 +216,8 @@ class Engine:
         new_ids = torch.tensor([list(ids[match.length:])])
         logits = self.decoder.forward(new_ids, kv, logits_from=logits_from_token - match.length)
         self.prefill_tokens += len(ids) - match.length
-        segment = kv.segment(0, match.length, kv.length)
-        stacked = torch.stack([torch.stack(pair) for pair in segment])  # [L, 2, H, T, D]
-        self.prefix_cache.insert(list(ids), stacked.permute(3, 0, 1, 2, 4), offset=match.length)
+        self.prefix_cache.insert(list(ids), _token_major(kv, 0, match.length, kv.length),
+                                 offset=match.length)
         return kv, logits[0], match.length
 
     def _prefill(self, job: _GenerateJob) -> None:
@@ -330,11 +329,9 @@ class Engine:
         known = self.prefix_cache.match(ids).length
         if known == len(ids):
             return
-        end = self._batch.length
-        first = end - len(ids)
-        segment = self._batch.segment(index, first + known, end)
-        stacked = torch.stack([torch.stack(pair) for pair in segment])  # [L, 2, H, T, D]
-        self.prefix_cache.insert(ids, stacked.permute(3, 0, 1, 2, 4), offset=known)
+        end = self._batch.length  # a row's tokens are the last columns of the batch
+        kv = _token_major(self._batch, index, end - len(ids) + known, end)
+        self.prefix_cache.insert(ids, kv, offset=known)
 
     def _finish(self, row: _Row) -> None:
         job = row.job
@@ -407,6 +404,13 @@ class Engine:
             _resolve(job.future, error=error)
         self._rows, self._waiting = [], deque()
         self._batch = self.decoder.new_batch()
+
+
+def _token_major(kv: BatchKV, row: int, start: int, end: int) -> torch.Tensor:
+    """One row's KV columns ``start:end`` as ``[tokens, layers, 2, heads, dim]`` (a copy):
+    the prefix cache's layout, where the token axis comes first so edges split by slicing."""
+    stacked = torch.stack([torch.stack(pair) for pair in kv.segment(row, start, end)])
+    return stacked.permute(3, 0, 1, 2, 4)
 
 
 def claim_cores(threads: int) -> None:
