@@ -156,3 +156,27 @@ def test_the_engine_starts_without_transformers() -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=300, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_scaled_rope_tables_equal_transformers(folder) -> None:
+    """Rope variants other than the default come from transformers' own functions: the
+    decoder's cos/sin tables for llama3 scaling equal LlamaRotaryEmbedding's."""
+    from transformers import AutoConfig
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+
+    from ttc.plugins.runtimes.local.decoder import _rotary_tables
+
+    raw = {k: v for k, v in json.loads((folder / "config.json").read_text()).items()
+           if k != "rope_parameters"}
+    raw.update(rope_theta=500000.0, max_position_embeddings=64, rope_scaling={
+        "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0, "original_max_position_embeddings": 32})
+    config = DecoderConfig.from_dict(raw)
+    assert config.rope_type == "llama3"
+    cos, signed_sin = _rotary_tables(config, torch.float32)
+    expected_cos, expected_sin = LlamaRotaryEmbedding(AutoConfig.for_model(**raw))(
+        torch.zeros(1, 64, 64), torch.arange(64)[None])
+    half = config.head_dim // 2
+    assert torch.equal(cos, expected_cos[0])
+    assert torch.equal(signed_sin[:, half:], expected_sin[0, :, half:])
+    assert torch.equal(signed_sin[:, :half], -expected_sin[0, :, :half])
