@@ -114,6 +114,13 @@ def test_kernels_agree_and_onednn_refusal_is_clear(monkeypatch) -> None:
     assert torch.allclose(TorchLinear(weight, bias)(x), expected)
     if linear.onednn_works(torch.float32):
         assert torch.allclose(OneDnnLinear(weight, bias)(x), expected, atol=1e-5)
+    # The runtime option spells the same choices without importing torch at plugin load.
+    from typing import get_args
+
+    from ttc.plugins.runtimes.local.runtime import LocalOptions
+
+    assert get_args(LocalOptions.model_fields["linear"].annotation) == get_args(
+        linear.LinearKernel)
     monkeypatch.setattr(linear, "onednn_works", lambda dtype: False)
     assert linear_factory("auto", torch.float32, "none") is TorchLinear
     with pytest.raises(RuntimeError, match="use linear: auto or torch"):

@@ -2,15 +2,17 @@
 
 Decoding multiplies a few rows by every weight matrix at each step, and which GEMM library
 does that decides the engine's speed: on the AMD EPYC this project runs on, oneDNN with the
-weight reordered once into its blocked layout is 2.5–4× faster than ``F.linear`` (MKL) at 1–32
-rows, in the same fp32 arithmetic (``bench/bench_linear.py``). ``auto`` picks oneDNN when
-torch has it and a probe agrees with ``F.linear``, else plain torch.
+weight reordered once into its blocked layout is 2.1–4.1× faster than ``F.linear`` (MKL) per
+product at 1–32 rows, in the same fp32 arithmetic (``python bench/bench_linear.py``).
+``auto`` picks oneDNN when torch has it and a probe agrees with ``F.linear``, else plain
+torch.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from typing import Literal, Protocol
 
 import torch
@@ -94,16 +96,20 @@ def onednn_works(dtype: torch.dtype) -> bool:
         generator = torch.Generator().manual_seed(0)
         weight = torch.randn(48, 64, generator=generator).to(dtype)
         x = torch.randn(3, 64, generator=generator).to(dtype)
-        got = OneDnnLinear(weight, None)(x).float()
+        residual = torch.randn(3, 48, generator=generator).to(dtype)
+        kernel = OneDnnLinear(weight, None)
+        got, added = kernel(x).float(), kernel.add_to(x, residual).float()
     except Exception as error:  # an op missing from this torch build or CPU
         logger.info("oneDNN linear unavailable (%s); using F.linear", error)
         return False
     expected = F.linear(x.float(), weight.float())
     tolerance = 1e-4 if dtype == torch.float32 else 0.5
-    return bool(torch.allclose(got, expected, atol=tolerance, rtol=0))
+    return bool(torch.allclose(got, expected, atol=tolerance, rtol=0)
+                and torch.allclose(added, expected + residual.float(), atol=tolerance, rtol=0))
 
 
-def linear_factory(kernel: LinearKernel, dtype: torch.dtype, quantize: str):
+def linear_factory(kernel: LinearKernel, dtype: torch.dtype, quantize: str
+                   ) -> Callable[[torch.Tensor, torch.Tensor | None], Linear]:
     """The class that builds every projection of a model loaded with these options."""
     if quantize == "int8":
         return Int8Linear

@@ -48,7 +48,7 @@ class LocalOptions(RuntimeOptions):
     quantize: Literal["none", "int8"] = "none"
     """``int8``: dynamically quantised Linear weights (faster, slightly different logprobs)."""
     linear: Literal["auto", "onednn", "torch"] = "auto"
-    """Matrix kernel: ``onednn`` (weights reordered once into oneDNN's layout; ~2.6× the
+    """Matrix kernel: ``onednn`` (weights reordered once into oneDNN's layout; 2.2–2.5× the
     decode throughput of ``torch`` here), ``torch`` (``F.linear``, transformers' own
     arithmetic), ``auto`` (oneDNN when this torch build and CPU can run it). Both are fp32."""
     max_batch: int = Field(64, ge=1)

@@ -119,8 +119,13 @@ def _truncated_log_weights(logits: torch.Tensor, params: list[SamplingParams]) -
         min_p = torch.tensor([p.min_p for p in params])[:, None]
         threshold = log_probs.amax(dim=-1, keepdim=True) + torch.log(min_p)
         scaled = scaled.masked_fill(log_probs < threshold, float("-inf"))
-    if any(p.top_k > 0 or p.top_p < 1 for p in params):
+    # Only rows that truncate go through top-k/top-p: an untruncated row would need the
+    # whole vocabulary as candidates, and the loop below doubles until every row is covered.
+    truncated = [i for i, p in enumerate(params) if p.top_k > 0 or p.top_p < 1]
+    if len(truncated) == len(params):
         scaled = _top_k_top_p(scaled, params)
+    elif truncated:
+        scaled[truncated] = _top_k_top_p(scaled[truncated], [params[i] for i in truncated])
     return scaled
 
 
@@ -132,6 +137,7 @@ def _top_k_top_p(scaled: torch.Tensor, params: list[SamplingParams]) -> torch.Te
     top_k = torch.tensor([p.top_k if p.top_k > 0 else width for p in params])
     top_p = torch.tensor([p.top_p for p in params], dtype=torch.float64)
     count = min(width, max([_CANDIDATES, *(p.top_k + 1 for p in params if p.top_k > 0)]))
+    full_norm = torch.logsumexp(scaled, dim=-1, keepdim=True)
     while True:
         values, ids = torch.topk(scaled, count, dim=-1)
         ranks = torch.arange(count)
@@ -139,7 +145,6 @@ def _top_k_top_p(scaled: torch.Tensor, params: list[SamplingParams]) -> torch.Te
         keep = values >= kth
         # Renormalise over what top-k keeps; its set lies inside the candidates whenever
         # the last candidate is cut (checked below), else it is the whole vocabulary.
-        full_norm = torch.logsumexp(scaled, dim=-1, keepdim=True)
         kept_norm = torch.logsumexp(values.masked_fill(~keep, float("-inf")), dim=-1,
                                     keepdim=True)
         norm = torch.where((top_k < width)[:, None], kept_norm, full_norm)
