@@ -50,3 +50,8 @@ class BudgetExhausted(TTCError):
 
 class ModelCallFailed(TTCError):
     """A model call failed after its retries; the failure is recorded before this is raised."""
+
+
+class RecordingFailed(TTCError):
+    """A run asked to be recorded and its recording failed. Raised by a lifecycle observer
+    that must stop the run: a run is never reported "succeeded" with nothing stored."""
