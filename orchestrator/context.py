@@ -19,7 +19,7 @@ from typing import Any
 from ttc.calls import ModelCall, fingerprint
 from ttc.candidate import Candidate, Origin, TokenStats, candidate_id
 from ttc.component import Selection
-from ttc.errors import BudgetExhausted, ModelCallFailed
+from ttc.errors import BudgetExhausted, ModelCallFailed, RecordingFailed
 from ttc.events import RunInfo
 from ttc.recipe.plan import Limits
 from ttc.runtime import (
@@ -83,9 +83,12 @@ class RunContext:
         self.calls_started += 1
 
     def fire(self, hook_name: str, **kwargs: Any) -> None:
-        """Call a lifecycle hook; an observer that raises is logged, never fatal."""
+        """Call a lifecycle hook; an observer that raises is logged, never fatal, except a
+        recording that failed (``RecordingFailed``), which stops the run."""
         try:
             getattr(self.hook, hook_name)(run=self.run, **kwargs)
+        except RecordingFailed:
+            raise
         except Exception:
             logger.exception("a %s hook failed", hook_name)
 

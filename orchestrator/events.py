@@ -20,6 +20,10 @@ class RunInfo:
     source: str = ""
     """Where the recipe came from (a file path), for people."""
     extra: dict[str, Any] = field(default_factory=dict)
+    store: Any = None
+    """Where this run asked to be recorded (``Pipeline(store=...)``), read by recording
+    plugins: None lets the environment decide, False records nothing, True the default
+    store, else a database URL or a store object."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Any
 from ttc.candidate import Candidate
 from ttc.component import Effect
 from ttc.context import ComponentContext, RunContext
-from ttc.errors import BudgetExhausted
+from ttc.errors import BudgetExhausted, RecordingFailed
 from ttc.events import RunInfo, StageReport
 from ttc.recipe.plan import Plan, RepeatPlan, StagePlan, StepPlan, StopCondition
 from ttc.result import RunResult
@@ -51,11 +51,16 @@ class Executor:
         )
         state = State(task=run.task)
         status, error = "succeeded", None
-        ctx.fire("ttc_run_started")
         stage_names: list[str] = []
         self._last = state
         try:
+            ctx.fire("ttc_run_started")
+        except RecordingFailed as exc:  # nothing ran: do not spend a model call
+            return self._result(run, ctx, state, "failed", str(exc), stage_names)
+        try:
             state = await self._run_all(self.plan.stages, state, ctx, 0, stage_names)
+        except RecordingFailed as exc:
+            state, status, error = self._last, "failed", str(exc)
         except BudgetExhausted as exc:
             state = self._last  # the pool of the last stage that finished
             status, error = "budget_exhausted", str(exc)
@@ -72,10 +77,13 @@ class Executor:
                                               stage_names)
                 except BudgetExhausted as exc:
                     status, error = "budget_exhausted", str(exc)
-                except StageFailed as exc:
+                except (StageFailed, RecordingFailed) as exc:
                     status, error = "failed", str(exc)
         result = self._result(run, ctx, state, status, error, stage_names)
-        ctx.fire("ttc_run_finished", result=result)
+        try:
+            ctx.fire("ttc_run_finished", result=result)
+        except RecordingFailed as exc:
+            result = self._result(run, ctx, state, "failed", str(exc), stage_names)
         return result
 
     async def _run_all(self, stages: tuple, state: State, ctx: RunContext, round_: int,
@@ -169,7 +177,11 @@ class Executor:
         elif state.pool:
             winner = state.pool[0]
         if answer is None and winner is not None:
-            answer = winner.answer if winner.answer is not None else winner.text
+            answer = winner.answer
+            if answer is None and not self.plan.task_format.extracts_answers:
+                answer = winner.text  # no answer format: the text is the answer
+        if status == "failed":
+            answer = None  # a failed run never reports an answer
         return RunResult(
             run_id=run.run_id,
             task=run.task,

@@ -36,6 +36,12 @@ def open_runtime(host: PluginHost, binding: ModelBinding) -> Runtime:
         return runtime
 
 
+StoreOption = str | bool | object | None
+"""Where runs are recorded: None lets the environment decide (``TTC_DATABASE_URL`` set means
+record there), False records nothing, True the default store, a string is a database URL,
+any other object a store (e.g. ``ttc.storage.RunStore``) the recording plugin accepts."""
+
+
 class Pipeline:
     def __init__(
         self,
@@ -43,9 +49,11 @@ class Pipeline:
         *,
         host: PluginHost | None = None,
         runtimes: Mapping[str, Runtime] | None = None,
+        store: StoreOption = None,
     ) -> None:
         self.plan = plan
         self.host = host or default_host()
+        self.store = store
         self._runtimes: dict[str, Runtime] = dict(runtimes or {})
         self._semaphores: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
 
@@ -115,6 +123,7 @@ class Pipeline:
             task=task,
             seed=self.plan.seed if seed is None else seed,
             source=self.plan.source,
+            store=self.store,
         )
         return await Executor(self.plan, self.host.hook).run(run, runtimes, semaphore)
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 from ttc.candidate import Candidate
 from ttc.runtime import Message
@@ -18,14 +18,22 @@ def _empty() -> Mapping[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """One question. ``messages`` win over ``prompt``; ``reference`` is for evaluation only
-    and is never shown to a component that generates."""
+    """One question. ``messages`` win over ``prompt``; ``reference``, ``answer_format`` and
+    ``tests`` are for grading and for verifiers that run tests; a component that generates
+    never shows them to a model."""
 
     prompt: str = ""
     messages: tuple[Message, ...] = ()
     reference: str | None = None
     id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=_empty)
+    answer_format: str | None = None
+    """How to grade the answer (a task format's name, e.g. ``number``); None: the recipe's."""
+    tests: tuple[str, ...] = ()
+    """Test statements for code tasks (e.g. ``assert add(2, 3) == 5``)."""
+
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"prompt", "messages", "reference", "id", "metadata", "answer_format", "tests"})
 
     @classmethod
     def of(cls, value: str | Mapping[str, Any] | Task) -> Task:
@@ -33,21 +41,25 @@ class Task:
             return value
         if isinstance(value, str):
             return cls(prompt=value)
-        known = {"prompt", "messages", "reference", "id", "metadata"}
-        unknown = set(value) - known
+        unknown = set(value) - cls.FIELDS
         if unknown:
             raise ValueError(
-                f"unknown task field(s) {sorted(unknown)}; a task has {sorted(known)}"
+                f"unknown task field(s) {sorted(unknown)}; a task has {sorted(cls.FIELDS)}"
             )
         messages = tuple(MappingProxyType(dict(m)) for m in value.get("messages", ()))
         if not value.get("prompt") and not messages:
             raise ValueError("a task needs a non-empty 'prompt' or 'messages'")
+        tests = value.get("tests") or ()
+        if isinstance(tests, str) or not all(isinstance(t, str) for t in tests):
+            raise ValueError("'tests' must be a list of test statements (strings)")
         return cls(
             prompt=str(value.get("prompt", "")),
             messages=messages,
             reference=None if value.get("reference") is None else str(value["reference"]),
             id=None if value.get("id") is None else str(value["id"]),
-            metadata=MappingProxyType(dict(value.get("metadata", {}))),
+            metadata=MappingProxyType(dict(value.get("metadata") or {})),
+            answer_format=value.get("answer_format") or None,
+            tests=tuple(tests),
         )
 
     def as_messages(self) -> list[dict[str, str]]:
@@ -64,13 +76,20 @@ class Task:
         return self.prompt
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "prompt": self.prompt,
             "messages": [dict(m) for m in self.messages],
             "reference": self.reference,
             "id": self.id,
             "metadata": dict(self.metadata),
         }
+        # Only when set: the dict seeds the run (``RunContext.task_key``), so tasks recorded
+        # before these fields existed keep their seeds, candidate ids and replays.
+        if self.answer_format is not None:
+            data["answer_format"] = self.answer_format
+        if self.tests:
+            data["tests"] = list(self.tests)
+        return data
 
 
 @dataclass(slots=True)

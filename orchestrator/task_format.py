@@ -19,6 +19,9 @@ class TaskFormatConfig(BaseModel):
 class TaskFormat:
     name: ClassVar[str]
     Config: ClassVar[type[TaskFormatConfig]] = TaskFormatConfig
+    extracts_answers: ClassVar[bool] = True
+    """False for a format that never extracts (``none``): a run's answer is then its
+    winner's text; otherwise a run whose answer could not be extracted has none."""
 
     def __init__(self, config: TaskFormatConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -63,6 +66,7 @@ class NoAnswer(TaskFormat):
     """The default when a recipe names no task: completions carry no extracted answer."""
 
     name = "none"
+    extracts_answers = False
 
     def extract(self, text: str) -> str | None:
         return None

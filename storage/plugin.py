@@ -1,9 +1,14 @@
-"""The default storage plugin: records every run when a store is configured, and adds the
-``ttc runs``, ``ttc replay`` and ``ttc resume`` commands.
+"""The default storage plugin: records every run that asks to be recorded, and adds the
+``ttc runs``, ``ttc replay``, ``ttc resume``, ``ttc eval`` commands.
 
-Recording is on when ``TTC_DATABASE_URL`` is set or ``TTC_RECORD=1`` (the ``ttc run``
-command sets it unless ``--no-record``); ``TTC_RECORD=0`` turns it off. Replay and resume
-claim their run with their own ``Recorder`` (``claim``), so no run is recorded twice.
+A run says where it is recorded through ``Pipeline(store=...)`` (``RunInfo.store``): a URL, a
+``RunStore``, True for the default store, False for none. With no choice (None) the
+environment decides: ``TTC_DATABASE_URL`` set, or ``TTC_RECORD=1``, records into the
+configured store; ``TTC_RECORD=0`` turns that off. Replay and resume claim their run with
+their own ``Recorder`` (``claim``), so no run is recorded twice.
+
+A recording that fails (the store cannot be opened or written) fails the run
+(``RecordingFailed``): a run is never reported "succeeded" with nothing stored.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from ttc.errors import RecordingFailed
 from ttc.plugin_system import hookimpl
 
 if TYPE_CHECKING:
@@ -22,6 +28,7 @@ if TYPE_CHECKING:
     from ttc.events import RunInfo, StageReport
     from ttc.result import RunResult
     from ttc.storage.recorder import Recorder
+    from ttc.storage.store import RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -31,37 +38,73 @@ CACHE_ENV = "TTC_CALL_CACHE"
 
 _lock = threading.Lock()
 _claimed: dict[str, Recorder] = {}
-_defaults: dict[str, Recorder | None] = {}
+_by_url: dict[str, Recorder] = {}
+_by_store: dict[int, tuple[RunStore, Recorder]] = {}
 
 
 def recording_enabled() -> bool:
+    """Whether the environment asks runs without a ``store=`` choice to be recorded."""
     flag = os.environ.get(RECORD_ENV, "").strip().lower()
     if flag in {"0", "false", "no", "off"}:
         return False
     return flag in {"1", "true", "yes", "on"} or bool(os.environ.get("TTC_DATABASE_URL"))
 
 
-def default_recorder() -> Recorder | None:
-    """The process's recorder for the configured store, or None when recording is off or
-    the store cannot be opened (warned once: a run is never stopped by its recording)."""
-    if not recording_enabled():
-        return None
-    from ttc.storage.store import resolve_url
+def _cache_enabled() -> bool:
+    return os.environ.get(CACHE_ENV, "") in {"1", "true", "yes", "on"}
 
-    url = resolve_url()
+
+def recorder_for_url(url: str | None = None) -> Recorder:
+    """The process's recorder for a database URL (None: the configured default store),
+    opened once; ``RecordingFailed`` when the store cannot be opened."""
+    from ttc.storage.errors import StoreError
+    from ttc.storage.recorder import Recorder
+    from ttc.storage.store import RunStore, resolve_url
+
+    url = resolve_url(url)
     with _lock:
-        if url not in _defaults:
-            from ttc.storage.errors import StoreError
-            from ttc.storage.recorder import Recorder
-            from ttc.storage.store import RunStore
-
+        recorder = _by_url.get(url)
+        if recorder is None:
             try:
-                cache = os.environ.get(CACHE_ENV, "") in {"1", "true", "yes", "on"}
-                _defaults[url] = Recorder(RunStore.open(url), cache=cache)
+                store = RunStore.open(url)
             except StoreError as exc:
-                logger.warning("runs are not recorded: %s", exc)
-                _defaults[url] = None
-        return _defaults[url]
+                raise RecordingFailed(f"the run cannot be recorded: {exc}") from None
+            recorder = _by_url[url] = Recorder(store, cache=_cache_enabled())
+        return recorder
+
+
+def recorder_for_store(store: RunStore) -> Recorder:
+    """The process's recorder for an open store object."""
+    from ttc.storage.recorder import Recorder
+
+    with _lock:
+        found = _by_store.get(id(store))
+        if found is None or found[0] is not store:
+            found = _by_store[id(store)] = (store, Recorder(store, cache=_cache_enabled()))
+        return found[1]
+
+
+def default_recorder() -> Recorder | None:
+    """The recorder the environment asks for, or None when it asks for none."""
+    return recorder_for_url() if recording_enabled() else None
+
+
+def recorder_for_option(option: Any) -> Recorder | None:
+    """The recorder for a run's ``store=`` choice (see the module doc)."""
+    from ttc.storage.store import RunStore
+
+    if option is None:
+        return default_recorder()
+    if option is False:
+        return None
+    if option is True:
+        return recorder_for_url()
+    if isinstance(option, str):
+        return recorder_for_url(option)
+    if isinstance(option, RunStore):
+        return recorder_for_store(option)
+    raise RecordingFailed(f"store={option!r} is not a database URL, a RunStore, True, False "
+                          "or None")
 
 
 @contextmanager
@@ -78,7 +121,7 @@ def claim(run_id: str, recorder: Recorder) -> Iterator[Recorder]:
 
 def _recorder(run: RunInfo) -> Recorder | None:
     recorder = _claimed.get(run.run_id)
-    return recorder if recorder is not None else default_recorder()
+    return recorder if recorder is not None else recorder_for_option(run.store)
 
 
 @hookimpl
@@ -106,17 +149,18 @@ def ttc_stage_finished(run: RunInfo, stage: StageReport) -> None:
 def ttc_run_finished(run: RunInfo, result: RunResult) -> None:
     recorder = _recorder(run)
     if recorder is not None:
-        recorder.ttc_run_finished(run=run, result=result)
-        recorder.runs.pop(run.run_id, None) if run.run_id not in _claimed else None
+        try:
+            recorder.ttc_run_finished(run=run, result=result)
+        finally:
+            if run.run_id not in _claimed:
+                recorder.runs.pop(run.run_id, None)
 
 
 @hookimpl
 def ttc_recorded_response(run: RunInfo, fingerprint: str, kind: str) -> Any | None:
     recorder = _claimed.get(run.run_id)
     if recorder is None:
-        if not recording_enabled():
-            return None
-        recorder = default_recorder()
+        recorder = _recorder(run)
         if recorder is None or not recorder.cache:
             return None
     return recorder.ttc_recorded_response(run=run, fingerprint=fingerprint, kind=kind)

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ttc.calls import ModelCall, to_jsonable
+from ttc.errors import RecordingFailed
 from ttc.events import RunInfo, StageReport
 from ttc.plugin_system import hookimpl
 from ttc.result import RunResult
@@ -79,7 +80,6 @@ class Recorder:
         self.cache = cache
         self.replay_of = replay_of
         self.runs: dict[str, _RunState] = {}
-        self._warned = False
 
     # --- lifecycle hooks ----------------------------------------------------------------
 
@@ -284,11 +284,10 @@ class Recorder:
             self._disable(state, exc)
 
     def _disable(self, state: _RunState, exc: Exception) -> None:
-        """Recording must never break a run: warn once, stop recording this run."""
+        """Stop recording this run and fail it: a run that asked to be recorded is never
+        reported "succeeded" with nothing stored (what was written stays, for resume)."""
         state.disabled = True
-        if not self._warned:
-            self._warned = True
-            logger.warning("run not recorded: %s", exc)
+        raise RecordingFailed(f"the run could not be recorded: {exc}") from exc
 
 
 def jsonable(value: Any) -> Any:

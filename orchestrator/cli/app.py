@@ -67,17 +67,12 @@ def run(
                   ] = None,
 ) -> None:
     """Run a recipe on one question or a file of them."""
-    import os
-
     from ttc.pipeline import Pipeline
 
-    # Read by the storage plugin (the core does not know it): record unless --no-record.
-    os.environ["TTC_RECORD"] = "1" if record else "0"
-    if db:
-        os.environ["TTC_DATABASE_URL"] = db
-
     tasks = read_tasks(input, input_file)
-    pipeline = Pipeline.from_yaml(recipe)
+    # The storage plugin reads the choice (the core does not know it): True is the default
+    # store (TTC_DATABASE_URL, else the user data folder).
+    pipeline = Pipeline.from_yaml(recipe, store=(db or True) if record else False)
     host = pipeline.host
     display = None
     if not as_json and err.is_terminal:

@@ -111,10 +111,16 @@ def test_list_filter_delete_and_export(store: RunStore, host: PluginHost) -> Non
         store.get_run(first.run_id)
 
 
-def test_a_failing_store_never_breaks_the_run(tmp_path, host: PluginHost) -> None:
+def test_a_failing_store_fails_the_run_before_any_model_call(tmp_path,
+                                                             host: PluginHost) -> None:
+    """A run that asked to be recorded is never "succeeded" with nothing stored (issue 13:
+    this used to succeed silently, which lost every run of a broken store)."""
     store = RunStore.open(f"sqlite:///{tmp_path / 'x.db'}")
     store.engine.dispose()
     (tmp_path / "x.db").unlink()
     (tmp_path / "x.db").mkdir()  # the file is gone and cannot come back: writes fail
     _, result = record(store, host, recipe(tag="rec-broken", revise=False))
-    assert result.status == "succeeded"
+    assert result.status == "failed"
+    assert "could not be recorded" in (result.error or "")
+    assert result.answer is None
+    assert result.ledger.total.calls == 0  # stopped before spending a model call
