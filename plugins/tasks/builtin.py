@@ -7,66 +7,46 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable
-from fractions import Fraction
 
 from pydantic import Field
 
 from ttc.plugin_system import hookimpl
-from ttc.plugins.tasks.math_equivalence import (
-    as_number,
-    math_equivalent,
-    math_key,
-    normalise,
-    numbers_close,
-)
+from ttc.plugins.tasks.math_equivalence import last_boxed, math_equivalent, math_key, normalise
+from ttc.plugins.tasks.numbers import Number, last_number, numbers_equivalent, read_number
 from ttc.task_format import TaskFormat, TaskFormatConfig
 
-NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
+_NUMBER_DECORATION = re.compile(r"^[$€£¥\s]+|[\s%.]+$")
 
 
-def _number_key(text: str) -> Hashable:
-    cleaned = text.replace(",", "").replace("$", "").strip()
-    try:
-        value = Fraction(cleaned)
-    except (ValueError, ZeroDivisionError):
-        return cleaned.lower()
-    return value
+def _read_answer(answer: str) -> Number | None:
+    """An answer read as one number, allowing currency before and ``%`` or a full stop after."""
+    return read_number(_NUMBER_DECORATION.sub("", answer))
 
 
 class LastNumber(TaskFormat):
-    """The last number in the text; 1,000 ≡ 1000 ≡ 1000.0, and 1/2 ≡ 0.5."""
+    """The last number in the text; 1,000 ≡ 1000 ≡ 1000.0, 1/2 ≡ 0.5, integers exactly.
+
+    Digit grouping, minus signs, scientific notation, mixed numbers and the one tolerance
+    (a decimal of 4+ significant digits for a non-terminating value: 0.3333 ≡ 1/3) are
+    described in ``ttc.plugins.tasks.numbers``. No symbolic maths: that is ``boxed``.
+    """
 
     name = "number"
 
     def extract(self, text: str) -> str | None:
-        found = NUMBER.findall(text)
-        return found[-1].replace(",", "") if found else None
+        found = last_number(text)
+        return found.text if found else None
 
     def key(self, answer: str) -> Hashable:
-        return _number_key(answer)
+        """The exact value (a Fraction), or the stripped, case-folded text if not a number."""
+        number = _read_answer(answer)
+        return number.value if number is not None else " ".join(answer.split()).casefold()
 
     def equivalent(self, a: str, b: str) -> bool:
-        """Equal keys, or numbers within a relative tolerance of 1e-6."""
         if self.key(a) == self.key(b):
             return True
-        va, vb = as_number(normalise(a)), as_number(normalise(b))
-        return va is not None and vb is not None and numbers_close(va, vb)
-
-
-def last_boxed(text: str) -> str | None:
-    """The content of the last ``\\boxed{...}``, braces balanced."""
-    start = text.rfind("\\boxed{")
-    if start < 0:
-        return None
-    depth, i = 0, start + len("\\boxed{")
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            if depth == 0:
-                return text[i:j].strip()
-            depth -= 1
-    return None
+        na, nb = _read_answer(a), _read_answer(b)
+        return na is not None and nb is not None and numbers_equivalent(na, nb)
 
 
 class BoxedConfig(TaskFormatConfig):
@@ -80,9 +60,10 @@ class BoxedConfig(TaskFormatConfig):
 class Boxed(TaskFormat):
     """Math answers: the last ``\\boxed{}``, else "the answer is …", else the last number.
 
-    Answers are normalised (``$``, ``\\left``/``\\right``, thousands separators, units) and
-    compared as strings, then numbers (relative tolerance 1e-6: ``\\frac{1}{2}`` ≡ 0.5 ≡
-    1/2), then symbolically (METHODS V6).
+    Answers are normalised (``$``, ``\\$``, ``\\left``/``\\right``, digit grouping, units,
+    minus dashes, ``x =``) and compared as normal forms, then as exact numbers (integers
+    exactly; 0.3333 ≡ 1/3 is the one tolerance), then symbolically through math-verify
+    (METHODS V6). The rules are in ``ttc.plugins.tasks.math_equivalence``.
     """
 
     name = "boxed"

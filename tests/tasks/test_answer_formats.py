@@ -24,7 +24,8 @@ def test_one_half_in_every_spelling_is_equivalent(a: str, b: str) -> None:
     ("a", "b", "same"),
     [
         ("1,000", "1000", True),
-        ("1000.0000001", "1000", True),  # relative tolerance 1e-6
+        ("1000.0000001", "1000", False),  # integers compare exactly (math-verify agrees)
+        ("0.333333", r"\frac{1}{3}", True),  # a decimal rounding a non-terminating value
         ("1.001", "1", False),
         ("10 dollars", "$10$", True),
         (r"x^2+1", "1+x^2", True),  # symbolic, through math-verify
@@ -83,9 +84,10 @@ def test_groups_join_the_lowest_index_equivalent_answer() -> None:
 
 
 def test_groups_with_tolerance_chain_use_the_first_representative() -> None:
-    # 1 ≈ 1+0.8e-6 ≈ 1+1.6e-6, but 1 ≉ 1+1.6e-6: the third joins its own group because
-    # it is compared with representatives, not with the previous member.
-    groups = LastNumber().groups(["1", "1.0000008", "1.0000016"])
+    # 0.3333 ≈ 1/3 and 0.33333 ≈ 1/3, but two written decimals compare exactly, so
+    # 0.3333 ≉ 0.33333: the third answer opens its own group because it is compared with
+    # the representatives (0.3333), not with the previous member (1/3).
+    groups = LastNumber().groups(["0.3333", "1/3", "0.33333"])
     assert groups == [0, 0, 1]
 
 

@@ -1,0 +1,108 @@
+"""``task: boxed`` and ``answer_is``: normalising LaTeX answers and comparing them (METHODS V6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ttc.plugins.tasks.answer_is import AnswerIs
+from ttc.plugins.tasks.builtin import Boxed
+from ttc.plugins.tasks.math_equivalence import math_key, normalise
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        (r"\boxed{\$18}", "18"),
+        (r"\boxed{\$1{,}000.50}", "1000.50"),
+        (r"\boxed{−5}", "-5"),
+        (r"\boxed{x = -3}", "-3"),
+        (r"\boxed{3\frac{1}{2}}", "7/2"),
+        (r"\boxed{3 1/2}", "7/2"),
+        (r"\boxed{\dfrac{3}{4}}", "3/4"),
+        (r"\boxed{1.5\times 10^{-3}}", "1.5e-3"),
+        (r"\boxed{5\text{ cm}}", "5"),
+        (r"\boxed{5\,\text{cm}^2}", "5"),
+        (r"\boxed{12 \text{ square units}}", "12"),
+        (r"\boxed{12 square units}", "12"),
+        (r"\boxed{90^\circ}", "90"),
+        (r"\boxed{50\%}", "50"),
+        (r"\boxed{2,3}", "2,3"),
+        (r"\boxed{\sqrt 2}", r"\sqrt{2}"),
+        (r"\boxed{\sqrt 23}", r"\sqrt{2}3"),  # LaTeX: only the next token is under the root
+        (r"\fbox{7}", "7"),
+        ("The answer is 42.", "42"),
+        ("so the answer is −7.", "-7"),
+    ],
+)
+def test_boxed_extraction_normalises(text: str, answer: str) -> None:
+    assert Boxed().extract(text) == answer
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (r"\$18", "18", True),
+        (r"5\text{ cm}", "5", True),
+        (r"5\text{cm}", "5", True),
+        (r"5\mathrm{~cm}", "5", True),
+        ("5 m", "5", True),
+        ("3x", "3", False),  # a letter glued to a number is a variable, not a unit
+        ("1000000", "1000001", False),
+        ("1,000,000", "1000000", True),
+        ("1000.0000001", r"\sqrt{1000000}", False),  # integers compare exactly, also symbolically
+        ("2,3", "23", False),
+        ("−5", "-5", True),
+        (r"1.5\times10^{-3}", "0.0015", True),
+        ("1.5e-3", "0.0015", True),
+        (r"3\times 10^4", "30000", True),
+        (r"\$1,000.50", "1000.5", True),
+        ("x = -3", "-3", True),
+        (r"3\frac{1}{2}", "3.5", True),
+        (r"\dfrac{3}{4}", "0.75", True),
+        (r"\tfrac34", "3/4", True),
+        (r"-\frac{1}{2}", "-0.5", True),
+        (r"\sqrt{2}", r"\sqrt 2", True),
+        ("0.333333", r"\frac{1}{3}", True),
+        ("0.33", r"\frac{1}{3}", False),
+        # a decimal against an irrational value: the same rule as against 1/3
+        ("1.41421", r"\sqrt{2}", True),
+        ("1.4142", r"\sqrt{2}", True),
+        ("1.414", r"\sqrt{2}", True),
+        ("1.41", r"\sqrt{2}", False),
+        ("3.1416", r"\pi", True),
+        ("3.14", r"\pi", False),
+        # symbolic equivalence is math-verify's
+        (r"\frac{\sqrt{8}}{\sqrt{2}}", "2", True),
+        (r"\frac{\sqrt{8}}{\sqrt{2}}", "2.0001", False),
+        (r"\{1, 2\}", r"\{2, 1\}", True),
+        (r"50\%", "50", True),
+        ("42.", "42", True),
+    ],
+)
+def test_math_equivalence_rules(a: str, b: str, same: bool) -> None:
+    for fmt in (Boxed(), AnswerIs()):
+        assert fmt.equivalent(a, b) is same, fmt.name
+        assert fmt.equivalent(b, a) is same, fmt.name
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (r"\$18", "18"),
+        (r"5\text{ cm}", "5"),
+        ("−5", "-5"),
+        ("x = -3", "-3"),
+        (r"1.5\times10^{-3}", "0.0015"),
+        (r"\sqrt 2", r"\sqrt{2}"),
+        (r"3\frac12", "7/2"),
+        ("1,000", "1000"),
+    ],
+)
+def test_common_spellings_meet_on_the_fast_path(a: str, b: str) -> None:
+    """Votes group hundreds of answers by key; these must not need math-verify."""
+    assert math_key(a) == math_key(b)
+
+
+def test_normalise_keeps_lists_and_tuples() -> None:
+    assert normalise("(1,234)") == "(1,234)"
+    assert normalise("1,2,3") == "1,2,3"
