@@ -14,11 +14,24 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, delete, event, inspect, select, text
+from sqlalchemy import (
+    Engine,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    inspect,
+    or_,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -208,22 +221,60 @@ class RunStore:
         status: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        text: str | None = None,
         limit: int | None = 100,
+        offset: int = 0,
     ) -> list[RunRow]:
-        """Runs, newest first, without their children."""
-        query = select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id)
-        if recipe:
-            query = query.where(RunRow.recipe_name == recipe)
-        if status:
-            query = query.where(RunRow.status == status)
-        if since:
-            query = query.where(RunRow.started_at >= since)
-        if until:
-            query = query.where(RunRow.started_at < until)
+        """Runs, newest first, without their children. ``text``: a case-insensitive
+        substring of the question (the task) or the answer; ``offset`` skips that many."""
+        query = _run_filters(select(RunRow), recipe, status, since, until, text)
+        query = query.order_by(RunRow.started_at.desc(), RunRow.id)
+        if offset:
+            query = query.offset(offset)
         if limit:
             query = query.limit(limit)
         with self.session() as session:
             return list(session.scalars(query).all())
+
+    def run_summaries(
+        self,
+        *,
+        recipe: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        text: str | None = None,
+        limit: int = 25,
+        offset: int = 0,
+    ) -> list[RunSummary]:
+        """One page of runs for a list view, newest first: only the columns a list shows
+        (no recipe text, ledger or selection), read through the ``started_at`` index."""
+        columns = [getattr(RunRow, name) for name in RunSummary.__dataclass_fields__]
+        query = _run_filters(select(*columns), recipe, status, since, until, text)
+        query = query.order_by(RunRow.started_at.desc(), RunRow.id).offset(offset).limit(limit)
+        with self.session() as session:
+            return [RunSummary(*row) for row in session.execute(query).all()]
+
+    def count_runs(
+        self,
+        *,
+        recipe: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        text: str | None = None,
+    ) -> int:
+        """How many runs match these filters (the same ones as ``list_runs``)."""
+        query = _run_filters(select(func.count()).select_from(RunRow), recipe, status, since,
+                             until, text)
+        with self.session() as session:
+            return int(session.scalar(query) or 0)
+
+    def recipe_names(self) -> list[str]:
+        """Every recipe name that has runs, sorted (read from the ``recipe_name`` index)."""
+        with self.session() as session:
+            return list(session.scalars(
+                select(RunRow.recipe_name).distinct().order_by(RunRow.recipe_name)).all())
 
     def model_calls(self, run_ids: Sequence[str]) -> list[ModelCallRow]:
         """Every recorded call of these runs, in recording order."""
@@ -270,6 +321,47 @@ class RunStore:
             "candidates": [_columns(c) for c in run.candidates],
             "model_calls": [_columns(c) for c in run.model_calls],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What a list of runs shows about one run (``RunStore.run_summaries``)."""
+
+    id: str
+    recipe_name: str
+    status: str
+    started_at: datetime
+    wall_time: float | None
+    task: Any
+    answer: str | None
+    calls: int
+    completion_tokens: int
+    replay_of: str | None
+
+    @property
+    def question(self) -> str:
+        """The prompt, or the last user message of a chat task."""
+        task = self.task if isinstance(self.task, dict) else {}
+        for message in reversed(task.get("messages") or []):
+            if isinstance(message, dict) and message.get("role") == "user":
+                return str(message.get("content", ""))
+        return str(task.get("prompt", ""))
+
+
+def _run_filters(query: Any, recipe: str | None, status: str | None, since: datetime | None,
+                 until: datetime | None, text: str | None) -> Any:
+    if recipe:
+        query = query.where(RunRow.recipe_name == recipe)
+    if status:
+        query = query.where(RunRow.status == status)
+    if since:
+        query = query.where(RunRow.started_at >= since)
+    if until:
+        query = query.where(RunRow.started_at < until)
+    if text:  # the task is JSON text: search it as text, not as a JSON value
+        query = query.where(or_(type_coerce(RunRow.task, Text).icontains(text, autoescape=True),
+                                RunRow.answer.icontains(text, autoescape=True)))
+    return query
 
 
 def response_from_json(kind: str, items: list[dict[str, Any]]) -> list[Any]:
