@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 
 from ttc.errors import RecipeError, RecipeIssue
+from ttc.secrets import mask_credentials
 
 Path = tuple[str | int, ...]
 
@@ -31,8 +32,11 @@ class Positions:
             path = path[:-1]
 
     def issue(self, path: Path, message: str, fix: str) -> RecipeIssue:
+        """The problem at ``path``; a credential quoted in the message (a value with
+        ``user:pass@`` in its URL, say) is masked, since messages reach terminals and logs."""
         line, column = self.of(path)
-        return RecipeIssue(message, fix, self.source, line, column, format_path(path))
+        return RecipeIssue(mask_credentials(message), fix, self.source, line, column,
+                           format_path(path))
 
 
 def format_path(path: Path) -> str:
@@ -42,10 +46,94 @@ def format_path(path: Path) -> str:
     return out
 
 
+MAX_CHARS = 1_000_000
+"""A recipe longer than this is refused before parsing (the largest shipped recipe is a few
+kilobytes; an imported Archon config with its source kept is tens)."""
+MAX_DEPTH = 64
+"""Nesting of lists and mappings; a repeat block costs three levels, so this allows ~20
+nested repeats and keeps every recursive step (composer, builder, compiler) far from
+Python's recursion limit."""
+MAX_NODES = 20_000
+"""Values (keys included) in the document, counted as written and again with every alias
+expanded (the "billion laughs" defence). Shipped recipes hold a few hundred; PyYAML composes
+~25k values a second, so the worst file is refused in about a second."""
+
+_CORE = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {f"{_CORE}{name}" for name in ("null", "bool", "int", "float", "str")}
+_TEXT_TAGS = {f"{_CORE}timestamp", f"{_CORE}value"}
+"""Read as the text written: a date in a recipe is text to ttc, and ``=`` is just ``=``."""
+_FIX_LIMIT = "a recipe is a short file of plain values: remove the repetition or split it"
+
+
+class _TooLarge(Exception):
+    def __init__(self, message: str, fix: str, mark: yaml.Mark | None) -> None:
+        super().__init__(message)
+        self.message, self.fix, self.mark = message, fix, mark
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A composer that stops at MAX_DEPTH levels and MAX_NODES values (aliases expanded),
+    so a hostile file fails fast and small instead of recursing or growing without end."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.depth = 0
+        self.composed = 0
+        self.sizes: dict[int, int] = {}
+        """Expanded size of each finished node (an alias re-uses its anchor's)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        mark = self.peek_event().start_mark
+        if self.check_event(yaml.AliasEvent):
+            return super().compose_node(parent, index)  # sized by its parent, below
+        self.depth += 1
+        self.composed += 1
+        if self.depth > MAX_DEPTH:
+            raise _TooLarge(f"the recipe nests lists and mappings deeper than {MAX_DEPTH} "
+                            "levels", "flatten it: recipes need only a few levels", mark)
+        if self.composed > MAX_NODES:
+            raise _TooLarge(f"the recipe has more than {MAX_NODES:,} values", _FIX_LIMIT, mark)
+        node = super().compose_node(parent, index)
+        self.depth -= 1
+        size = 1 + sum(self.sizes.get(id(child), 1) for child in _children(node))
+        if size > MAX_NODES:
+            raise _TooLarge(f"YAML aliases expand this value to {size:,} values (more than "
+                            f"{MAX_NODES:,})", "write the values out, or use fewer aliases",
+                            mark)
+        self.sizes[id(node)] = size
+        return node
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _compose(text: str, source: str) -> yaml.Node | None:
+    if len(text) > MAX_CHARS:
+        line = text.count("\n", 0, MAX_CHARS) + 1
+        raise RecipeError([RecipeIssue(
+            f"the recipe is longer than {MAX_CHARS:,} characters", _FIX_LIMIT, source, line, 1)])
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_node()
+    except _TooLarge as exc:
+        line = exc.mark.line + 1 if exc.mark else None
+        column = exc.mark.column + 1 if exc.mark else None
+        raise RecipeError([RecipeIssue(exc.message, exc.fix, source, line, column)]) from None
+    finally:
+        loader.dispose()
+
+
 def load_yaml(text: str, source: str) -> tuple[Any, Positions]:
+    """The document as plain values (dict, list, str, int, float, bool, None) and where each
+    came from; any YAML problem, oversized input or unknown tag is a RecipeError."""
     positions = Positions(source)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text, source)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -84,6 +172,7 @@ def _build(
         raise RecipeError(
             [positions.issue(path, "a YAML alias refers to itself (a cycle)", "remove the cycle")]
         )
+    _check_tag(node, path, positions)
     if isinstance(node, yaml.MappingNode):
         active.add(id(node))
         out: dict[str, Any] = {}
@@ -99,6 +188,8 @@ def _build(
                 )
             key = str(key_node.value)
             child = (*path, key)
+            positions.set(child, key_node)
+            _check_tag(key_node, child, positions)
             if key in out:
                 positions.set(child, key_node)
                 raise RecipeError(
@@ -117,7 +208,23 @@ def _build(
         ]
         active.discard(id(node))
         return items
+    if node.tag in _TEXT_TAGS:
+        return str(node.value)
     try:
         return constructor.construct_object(node, deep=True)
-    except yaml.YAMLError as exc:
-        raise RecipeError([positions.issue(path, f"cannot read this value: {exc}", "")]) from None
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # e.g. an int of 5,000 digits
+        raise RecipeError([positions.issue(path, f"cannot read this value: {exc}",
+                                           "write a plain number or quote the text")]) from None
+
+
+def _check_tag(node: yaml.Node, path: Path, positions: Positions) -> None:
+    """Only plain YAML values: ``!!python/object``, ``!!binary``, ``!custom`` and the like
+    are refused, never silently read as something else."""
+    expected = {yaml.MappingNode: {f"{_CORE}map"}, yaml.SequenceNode: {f"{_CORE}seq"}}.get(
+        type(node), _SCALAR_TAGS | _TEXT_TAGS)
+    if node.tag in expected:
+        return
+    shown = node.tag.replace(_CORE, "!!", 1) if node.tag.startswith(_CORE) else node.tag
+    raise RecipeError([positions.issue(
+        path, f"unknown YAML tag {shown!r}: recipes hold only plain values (text, numbers, "
+        "true/false, lists, mappings)", f"remove  {shown}  (quote the value if it is text)")])
