@@ -6,15 +6,17 @@ Each problem names the file, line and column and gives a one-line fix.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 
 from ttc.component import Component, Effect
 from ttc.errors import RecipeError, RecipeIssue
 from ttc.recipe.plan import (
+    MAX_SEED,
     Limits,
     ModelBinding,
     Plan,
@@ -23,8 +25,9 @@ from ttc.recipe.plan import (
     StepPlan,
     StopCondition,
 )
-from ttc.recipe.yaml_source import Path, Positions, load_yaml
+from ttc.recipe.yaml_source import MAX_DEPTH, MAX_NODES, Path, Positions, load_yaml
 from ttc.registry import Registry, did_you_mean
+from ttc.secrets import MASK, is_secret_key
 from ttc.task_format import NoAnswer, TaskFormat
 
 TOP_LEVEL = {"name", "description", "models", "task", "seed", "limits", "stages", "select",
@@ -33,6 +36,17 @@ TOP_LEVEL = {"name", "description", "models", "task", "seed", "limits", "stages"
 original Archon JSON an imported recipe came from, kept for lossless export)."""
 ENTRY_KEYS = {"use", "model"}
 ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+MAX_UNBUDGETED_STAGE_RUNS = 10_000
+"""Stage executions (repeat blocks multiply their body by ``max_rounds``) a recipe may plan
+without a budget: past this, ``limits: max_calls`` or ``max_tokens`` must bound the run."""
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+def validate_strictly(model: type[M], params: Mapping[str, Any]) -> M:
+    """Strict types, as in JSON: ``true`` is not 1 and ``"0.5"`` is not a number (an integer
+    is a fine float); lists still fill tuples and text still names enum members."""
+    return model.model_validate_json(json.dumps(params), strict=True)
 
 
 def load_recipe(text: str, registry: Registry, source: str = "<recipe>") -> Plan:
@@ -43,15 +57,24 @@ def load_recipe(text: str, registry: Registry, source: str = "<recipe>") -> Plan
 def recipe_from_dict(data: Mapping[str, Any], registry: Registry, source: str = "<dict>") -> Plan:
     import yaml
 
-    text = yaml.safe_dump(_plain(data), sort_keys=False)
+    text = yaml.safe_dump(_plain(data, source), sort_keys=False)
     return load_recipe(text, registry, source)
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, source: str, depth: int = 0, count: list[int] | None = None) -> Any:
+    """Mappings and sequences as dicts and lists, within the loader's caps (a dict that
+    contains itself, or shares one child a million times, fails here instead of hanging)."""
+    count = [0] if count is None else count
+    count[0] += 1
+    if depth > MAX_DEPTH or count[0] > MAX_NODES:
+        what = f"deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH else \
+            f"more than {MAX_NODES:,} values"
+        raise RecipeError([RecipeIssue(f"the recipe is {what} (or contains itself)",
+                                       "build a smaller recipe", source)])
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, source, depth + 1, count) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [_plain(v, source, depth + 1, count) for v in value]
     return value
 
 
@@ -69,6 +92,7 @@ class RecipeCompiler:
         self._names: set[str] = set()
         self.declared: set[str] = set()
         """Aliases written in ``models:``, valid or not (no cascade of errors for a bad one)."""
+        self._repeat_paths: dict[int, Path] = {}
 
     def fail(self, path: Path, message: str, fix: str) -> None:
         self.issues.append(self.pos.issue(path, message, fix))
@@ -96,14 +120,16 @@ class RecipeCompiler:
             self.fail(("source",), "'source' must be a mapping (provenance, ignored by runs)",
                       "write  source: {format: ..., config: {...}}")
         seed = data.get("seed", 0)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            self.fail(("seed",), f"'seed' must be a non-negative integer, not {seed!r}",
-                      "set  seed: 0")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            self.fail(("seed",), f"'seed' must be an integer from 0 to 2**63-1 ({MAX_SEED}), "
+                      f"not {seed!r}", "set  seed: 0")
             seed = 0
         self._models(data.get("models"))
         task_format = self._task(data.get("task"))
         limits = self._limits(data.get("limits"))
         stages = self._stages(data.get("stages"))
+        if limits is not None:  # a broken limits: block is reported already
+            self._check_budget(stages, limits)
         select = None
         if "select" in data:
             select = self._entry(data["select"], ("select",), index=0, final=True)
@@ -116,7 +142,7 @@ class RecipeCompiler:
             models=self.models,
             task_format=task_format,
             seed=seed,
-            limits=limits,
+            limits=limits or Limits(),
             stages=tuple(stages),
             select=select,
             source=self.pos.source,
@@ -173,7 +199,7 @@ class RecipeCompiler:
                 self.fail((*path, "options"), "'options' must be a mapping", "write  options: {}")
                 continue
             try:
-                options = runtime_type.Options(**raw_options)
+                options = validate_strictly(runtime_type.Options, raw_options)
             except pydantic.ValidationError as exc:
                 self._pydantic_issues(exc, (*path, "options"), f"runtime {runtime_name!r}",
                                       runtime_type.Options)
@@ -202,22 +228,23 @@ class RecipeCompiler:
             return NoAnswer()
         cls = self.registry.task(task)
         try:
-            return cls(cls.Config(**params))
+            return cls(validate_strictly(cls.Config, params))
         except pydantic.ValidationError as exc:
             self._pydantic_issues(exc, path, f"task {task!r}", cls.Config)
             return NoAnswer()
 
-    def _limits(self, limits: Any) -> Limits:
+    def _limits(self, limits: Any) -> Limits | None:
+        """The run limits, or None when they are broken (and reported)."""
         if limits is None:
             return Limits()
         if not isinstance(limits, dict):
             self.fail(("limits",), "'limits' must be a mapping", "write  limits: {max_calls: 100}")
-            return Limits()
+            return None
         try:
-            return Limits(**limits)
+            return validate_strictly(Limits, limits)
         except pydantic.ValidationError as exc:
             self._pydantic_issues(exc, ("limits",), "limits", Limits)
-            return Limits()
+            return None
 
     # --- stages ---------------------------------------------------------------------------
 
@@ -312,7 +339,7 @@ class RecipeCompiler:
                           "write  until: {agreement: 0.8}")
             else:
                 try:
-                    until = StopCondition(**block["until"])
+                    until = validate_strictly(StopCondition, block["until"])
                 except pydantic.ValidationError as exc:
                     self._pydantic_issues(exc, (*rpath, "until"), "until", StopCondition)
                 if (until.score is None) != (until.at_least is None):
@@ -326,7 +353,9 @@ class RecipeCompiler:
         body = self._stages(block["stages"], (*rpath, "stages"), prefix=f"{label}/")
         if not body:
             return None
-        return RepeatPlan(label, rounds, until, tuple(body))
+        plan = RepeatPlan(label, rounds, until, tuple(body))
+        self._repeat_paths[id(plan)] = path
+        return plan
 
     def _entry(self, entry: Any, path: Path, index: int, final: bool = False) -> StepPlan | None:
         if isinstance(entry, str):
@@ -375,7 +404,7 @@ class RecipeCompiler:
         if any(key not in cls.Config.model_fields for key in params):
             return None
         try:
-            return cls(cls.Config(**params))
+            return cls(validate_strictly(cls.Config, params))
         except pydantic.ValidationError as exc:
             self._pydantic_issues(exc, path, repr(cls.name), cls.Config)
             return None
@@ -403,6 +432,22 @@ class RecipeCompiler:
                       hint or f"use one of {', '.join(self.models) or '(define one in models:)'}")
             return None
         return alias
+
+    # --- budget ---------------------------------------------------------------------------
+
+    def _check_budget(self, stages: list, limits: Limits) -> None:
+        """Nested repeats multiply: 10 blocks of 1,000 rounds plan 10^30 stage runs, which
+        no one means to run unbounded."""
+        if limits.max_calls is not None or limits.max_tokens is not None:
+            return
+        total = stage_runs(stages)
+        if total <= MAX_UNBUDGETED_STAGE_RUNS:
+            return
+        largest = max((s for s in stages if isinstance(s, RepeatPlan)), key=stage_runs)
+        path = self._repeat_paths.get(id(largest), ("stages",))
+        self.fail(path, f"the repeat blocks plan up to {total:,} stage runs (more than "
+                  f"{MAX_UNBUDGETED_STAGE_RUNS:,}) and the recipe sets no budget",
+                  "add  limits: {max_calls: 1000}  (or max_tokens), or lower max_rounds")
 
     # --- wiring ---------------------------------------------------------------------------
 
@@ -443,11 +488,21 @@ class RecipeCompiler:
                 message = f"{owner} has no key {field_name!r}"
             else:
                 value = error.get("input")
-                message = f"{owner}: {field_name or 'value'} = {value!r}: {error['msg']}"
+                shown = MASK if any(is_secret_key(str(p)) for p in loc) else repr(value)
+                message = f"{owner}: {field_name or 'value'} = {shown}: {error['msg']}"
                 fix = f"set {field_name} to {expected}" if expected else "fix the value"
+                if error["type"] in {"int_type", "float_type"} and isinstance(value, (bool, str)):
+                    fix += (", a number without quotes" if isinstance(value, str)
+                            else ", a number, not true/false")
                 if field is not None and field.description:
                     fix += f" ({field.description.strip().splitlines()[0]})"
             self.fail((*path, *loc), message, fix)
+
+
+def stage_runs(stages: Any) -> int:
+    """How many stage executions a list of stage plans makes at most."""
+    return sum(stage.max_rounds * stage_runs(stage.body) if isinstance(stage, RepeatPlan)
+               else 1 for stage in stages)
 
 
 def _type_name(annotation: Any) -> str:

@@ -8,7 +8,20 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ttc.component import Component
+from ttc.errors import UsageError
 from ttc.task_format import TaskFormat
+
+MAX_SEED = 2**63 - 1
+"""Seeds are stored as signed 64-bit integers (the run store's BIGINT): a larger one could
+not be recorded, so it is refused where it enters (recipe, ``--seed``, ``Pipeline.run``)."""
+
+
+def check_seed(seed: object, where: str = "seed") -> int:
+    """``seed`` if it is an integer in [0, 2**63-1]; otherwise a UsageError naming ``where``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"{where} must be an integer from 0 to 2**63-1 ({MAX_SEED}), "
+                         f"not {seed!r}")
+    return seed
 
 
 class Limits(BaseModel):
