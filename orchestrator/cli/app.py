@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -18,6 +19,7 @@ from ttc.cli.progress import ProgressDisplay
 from ttc.cli.render import components_table, print_result
 from ttc.errors import RecipeError, TTCError, UsageError
 from ttc.plugin_system import default_host
+from ttc.secrets import MaskingFilter, SecretMask, environment_secrets
 
 app = typer.Typer(
     name="ttc",
@@ -43,6 +45,9 @@ def _global(
     _State.debug = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # log lines reach the terminal: mask them
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(MaskingFilter())
 
 
 RecipeArg = Annotated[Path, typer.Argument(help="A recipe YAML file.", show_default=False)]
@@ -68,7 +73,10 @@ def run(
 ) -> None:
     """Run a recipe on one question or a file of them."""
     from ttc.pipeline import Pipeline
+    from ttc.recipe.plan import check_seed
 
+    if seed is not None:
+        check_seed(seed, "--seed")
     tasks = read_tasks(input, input_file)
     # The storage plugin reads the choice (the core does not know it): True is the default
     # store (TTC_DATABASE_URL, else the user data folder).
@@ -87,6 +95,9 @@ def run(
     finally:
         if display is not None:
             host.unregister("ttc-progress")
+    mask = SecretMask.for_data(pipeline.plan.data)  # a server may echo the key in its error
+    results = [r if r.error is None else dataclasses.replace(r, error=mask.text(r.error))
+               for r in results]
     for result in results:
         if as_json:
             out.file.write(json.dumps(_result_json(result), ensure_ascii=False) + "\n")
@@ -192,6 +203,11 @@ def _register_plugin_commands() -> None:
     default_host().hook.ttc_register_commands(cli=app)
 
 
+def _masked(exc: BaseException) -> str:
+    """The error's text with credentials masked (URL userinfo, keys from the environment)."""
+    return SecretMask(environment_secrets()).text(str(exc))
+
+
 def main() -> None:
     """Entry point: one clear line per error, exit code 2 for usage errors."""
     debug = "--debug" in sys.argv
@@ -203,7 +219,7 @@ def main() -> None:
     except TTCError as exc:
         if debug:
             traceback.print_exc()
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {_masked(exc)}", highlight=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -217,7 +233,7 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if debug:
             traceback.print_exc()
-        err.print(f"[red]error:[/] {type(exc).__name__}: {exc}  (run with --debug for the "
-                  "traceback)", highlight=False)
+        err.print(f"[red]error:[/] {type(exc).__name__}: {_masked(exc)}  (run with --debug "
+                  "for the traceback)", highlight=False)
         sys.exit(1)
     sys.exit(0)
