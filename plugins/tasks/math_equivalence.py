@@ -89,12 +89,8 @@ def normalise(answer: str) -> str:
     text = _DELIMITERS.sub("", text).replace("\\!", "")
     text = _SPACING.sub(" ", text).replace("{,}", ",")
     text = _FRAC_VARIANT.sub(r"\\frac", text)
-    previous = None
-    while previous != text:  # "5 \text{ cm}^2", then "12 square units", then "90^\circ"
-        previous = text
-        text = _TRAILING_TEXT_UNIT.sub(r"\g<value>", text).strip()
-        text = _UNITS.sub("", text).strip()
-    text = _TEXT_WRAPPERS.sub(r"\1", text)
+    text = _strip_units(text)
+    text = _strip_units(_TEXT_WRAPPERS.sub(r"\1", text))  # and \text{5 cm}
     text = _ASSIGNMENT.sub("", text).strip().rstrip(".").strip()
     text = _SQRT_TOKEN.sub(r"\\sqrt{\1}", text)
     text = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", text)
@@ -108,6 +104,15 @@ def normalise(answer: str) -> str:
         text = _plain_quotient(quotient) if quotient else text
         number = read_number(text)
     return number.text if number is not None else text
+
+
+def _strip_units(text: str) -> str:
+    previous = None
+    while previous != text:  # "5 \text{ cm}^2", then "12 square units", then "90^\circ"
+        previous = text
+        text = _TRAILING_TEXT_UNIT.sub(r"\g<value>", text).strip()
+        text = _UNITS.sub("", text).strip()
+    return text
 
 
 def _mixed_fraction(match: re.Match[str]) -> str:

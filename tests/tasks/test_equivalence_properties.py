@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from ttc.plugins.tasks.builtin import Boxed, LastNumber
+from ttc.plugins.tasks.math_equivalence import normalise
 
 math_verify = pytest.importorskip("math_verify")
 logging.getLogger("math_verify").setLevel(logging.ERROR)
@@ -201,8 +202,9 @@ def test_boxed_agrees_with_math_verify_where_it_is_right(pair: tuple[Written, Wr
 
 @settings(max_examples=200, deadline=None)
 @given(pair=pairs())
-def test_equivalence_is_reflexive_and_symmetric(pair: tuple[Written, Written]) -> None:
+def test_equivalence_is_reflexive_symmetric_and_normalising_is_idempotent(pair: tuple[Written, Written]) -> None:
     a, b = pair
+    assert normalise(normalise(a.text)) == normalise(a.text)  # extract, then key: one form
     for fmt in (Boxed(), LastNumber()):
         assert fmt.equivalent(a.text, a.text)
         assert fmt.equivalent(a.text, b.text) == fmt.equivalent(b.text, a.text)

@@ -24,6 +24,7 @@ from ttc.plugins.tasks.math_equivalence import math_key, normalise
         (r"\boxed{5\,\text{cm}^2}", "5"),
         (r"\boxed{12 \text{ square units}}", "12"),
         (r"\boxed{12 square units}", "12"),
+        (r"\boxed{\text{5 cm}}", "5"),
         (r"\boxed{90^\circ}", "90"),
         (r"\boxed{50\%}", "50"),
         (r"\boxed{2,3}", "2,3"),
