@@ -108,6 +108,12 @@ class Candidate:
     feedback: Mapping[str, str] = field(default_factory=_empty)
     """Critiques and other notes about this candidate, keyed by the author (component)."""
     finish_reason: str | None = None
+    artifacts: Mapping[str, Any] = field(default_factory=_empty)
+    """JSON-ready data a component derived from this candidate, keyed by the component
+    (e.g. the program it ran and what it printed); like scores, it keeps the id."""
+
+    def with_artifact(self, author: str, value: Any) -> Candidate:
+        return replace(self, artifacts=MappingProxyType({**self.artifacts, author: value}))
 
     def with_scores(self, **scores: float) -> Candidate:
         return replace(self, scores=MappingProxyType({**self.scores, **scores}))
@@ -129,6 +135,7 @@ class Candidate:
             "scores": dict(self.scores),
             "feedback": dict(self.feedback),
             "finish_reason": self.finish_reason,
+            "artifacts": dict(self.artifacts),
         }
 
     @classmethod
@@ -144,6 +151,7 @@ class Candidate:
             scores=MappingProxyType(dict(data.get("scores", {}))),
             feedback=MappingProxyType(dict(data.get("feedback", {}))),
             finish_reason=data.get("finish_reason"),
+            artifacts=MappingProxyType(dict(data.get("artifacts") or {})),
         )
 
 

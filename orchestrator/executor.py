@@ -222,6 +222,7 @@ def merge(steps: tuple[StepPlan, ...], before: State, outputs: list[State]) -> S
         pool = tuple(c for output in outputs for c in output.pool)
     else:
         merged: dict[str, Candidate] = {c.id: c for c in before.pool}
+        before_answers = {c.id: c.answer for c in before.pool}  # an annotator may re-read one
         for output in outputs:
             for c in output.pool:
                 base = merged.get(c.id)
@@ -229,11 +230,13 @@ def merge(steps: tuple[StepPlan, ...], before: State, outputs: list[State]) -> S
                     merged[c.id] = c
                     continue
                 merged[c.id] = Candidate(
-                    id=base.id, text=base.text, answer=base.answer, parents=base.parents,
-                    origin=base.origin, tokens=base.tokens,
+                    id=base.id, text=base.text,
+                    answer=c.answer if c.answer != before_answers.get(c.id) else base.answer,
+                    parents=base.parents, origin=base.origin, tokens=base.tokens,
                     scores=MappingProxyType({**base.scores, **c.scores}),
                     feedback=MappingProxyType({**base.feedback, **c.feedback}),
                     finish_reason=base.finish_reason,
+                    artifacts=MappingProxyType({**base.artifacts, **c.artifacts}),
                 )
         pool = tuple(merged.values())
     return State(task=before.task, pool=pool, artifacts=MappingProxyType(artifacts), done=done)

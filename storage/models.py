@@ -143,6 +143,8 @@ class CandidateRow(Base):
     origin: Mapped[Any] = mapped_column(JSONText)
     tokens: Mapped[Any] = mapped_column(JSONText, nullable=True)
     finish_reason: Mapped[str | None] = mapped_column(String(32))
+    artifacts: Mapped[Any] = mapped_column(JSONText, nullable=True)
+    """What components derived from the candidate (e.g. a program's output), by component."""
 
     run: Mapped[RunRow] = relationship(back_populates="candidates")
 
@@ -177,3 +179,67 @@ class ModelCallRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     run: Mapped[RunRow] = relationship(back_populates="model_calls")
+
+
+class EvalRow(Base):
+    """One recipe evaluated on one data set with one seed: its items are recorded runs."""
+
+    __tablename__ = "ttc_evals"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    recipe_name: Mapped[str] = mapped_column(String(200), index=True)
+    recipe_text: Mapped[str] = mapped_column(Text)
+    recipe_hash: Mapped[str] = mapped_column(String(64))
+    recipe_source: Mapped[str] = mapped_column(Text, default="")
+    dataset: Mapped[str] = mapped_column(String(500), index=True)
+    dataset_hash: Mapped[str] = mapped_column(String(64))
+    items: Mapped[int] = mapped_column(Integer)
+    """How many items the eval covers (after ``--limit``)."""
+    seed: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    """Recipe, data set, items and seed hashed: an unfinished eval with the same key is
+    resumed instead of started again."""
+    options: Mapped[Any] = mapped_column(JSONText)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    """``running``, ``finished`` or ``failed``."""
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    wall_time: Mapped[float] = mapped_column(Float, default=0.0)
+    summary: Mapped[Any] = mapped_column(JSONText, nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+
+    item_rows: Mapped[list[EvalItemRow]] = relationship(
+        back_populates="evaluation", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="EvalItemRow.seq",
+    )
+
+
+class EvalItemRow(Base):
+    """One graded item of an eval, pointing at the run that answered it."""
+
+    __tablename__ = "ttc_eval_items"
+    __table_args__ = (Index("ix_ttc_eval_items_eval_item", "eval_id", "item_id", unique=True),)
+
+    eval_id: Mapped[str] = mapped_column(ForeignKey("ttc_evals.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """The item's position in the data set."""
+    item_id: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    """The run's status, or ``pending`` before it finished."""
+    reference: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    correct: Mapped[bool | None] = mapped_column(Boolean)
+    """None until graded, and for an item whose run failed to finish."""
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    wall_time: Mapped[float] = mapped_column(Float, default=0.0)
+    grading: Mapped[Any] = mapped_column(JSONText, nullable=True)
+    """How it was graded (format, details such as tests passed)."""
+
+    evaluation: Mapped[EvalRow] = relationship(back_populates="item_rows")

@@ -253,7 +253,8 @@ class Recorder:
                     candidates: Any) -> None:
         red = state.redactor
         for candidate in candidates:
-            written = (candidate.answer, dict(candidate.scores), dict(candidate.feedback))
+            written = (candidate.answer, dict(candidate.scores), dict(candidate.feedback),
+                       dict(candidate.artifacts))
             if state.written.get(candidate.id) == written:
                 continue  # unchanged since it was last written: no read, no update
             state.written[candidate.id] = written
@@ -276,6 +277,9 @@ class Recorder:
             row.answer = None if candidate.answer is None else red.text(candidate.answer)
             row.scores = {**(row.scores or {}), **dict(candidate.scores)}
             row.feedback = red.data({**(row.feedback or {}), **dict(candidate.feedback)})
+            if candidate.artifacts:
+                row.artifacts = red.data(jsonable(
+                    {**(row.artifacts or {}), **dict(candidate.artifacts)}))
 
     def _write(self, state: _RunState, work: Any) -> None:
         try:

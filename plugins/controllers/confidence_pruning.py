@@ -205,8 +205,8 @@ class ConfidencePruning(Component):
         ``max_tokens``."""
 
         def make(h: Hypothesis) -> Candidate:
-            return ctx.candidate(h.text, h.completion(), sample_index=h.index, seed=h.seed,
-                                 key="pruning")
+            return ctx.candidate(config.reply(h.text), h.completion(), sample_index=h.index,
+                                 seed=h.seed, key="pruning")
 
         pool = [make(h) for h in survivors]
         dropped = [make(h).with_scores(pruned_after_chunk=float(h.pruned_at or 0))

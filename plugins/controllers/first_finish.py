@@ -84,7 +84,7 @@ class FirstFinish(Component):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         finishers.sort(key=lambda r: (r[2].completion_tokens, r[0]))
-        kept = [ctx.candidate(completion.text, completion, sample_index=i, seed=seed,
+        kept = [ctx.candidate(config.reply(completion.text), completion, sample_index=i, seed=seed,
                               key="race") for i, seed, completion in finishers[: config.m]]
         return with_budget(state, ctx, kept, config.n, "first finishers",
                            cancelled=cancelled, finished=len(finishers),

@@ -18,7 +18,7 @@ class ControllerSampling(SamplingConfig):
 
 
 async def prompt_of(state: State, ctx: ComponentContext, config: ControllerSampling) -> str:
-    return await ctx.render(config.messages(state))
+    return await config.prompt(state, ctx)
 
 
 def request(prompt: str, config: ControllerSampling, n: int, seed: int,
@@ -34,7 +34,7 @@ async def draw_window(ctx: ComponentContext, prompt: str, config: ControllerSamp
     ``first_index`` so ids stay stable across windows."""
     seed = ctx.seed("window", window)
     completions = await ctx.generate(request(prompt, config, size, seed))
-    return [ctx.candidate(c.text, c, sample_index=first_index + i, seed=seed,
+    return [ctx.candidate(config.reply(c.text), c, sample_index=first_index + i, seed=seed,
                           key=("window", window))
             for i, c in enumerate(completions)]
 

@@ -28,17 +28,17 @@ class Sample(Component):
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
         config: SampleConfig = self.config  # type: ignore[assignment]
-        prompt = await ctx.render(config.messages(state))
+        prompt = await config.prompt(state, ctx)
         seed = ctx.seed("sample")
         completions = await ctx.generate(config.request(prompt, n=config.n, seed=seed))
         pool = [
-            ctx.candidate(c.text, c, sample_index=i, seed=seed)
+            ctx.candidate(config.reply(c.text), c, sample_index=i, seed=seed)
             for i, c in enumerate(completions)
         ]
         if config.hedged:
             (best,) = await ctx.generate(config.request(prompt, seed=seed, temperature=0.0))
-            pool.append(ctx.candidate(best.text, best, sample_index=config.n, seed=seed,
-                                      key="greedy"))
+            pool.append(ctx.candidate(config.reply(best.text), best, sample_index=config.n,
+                                      seed=seed, key="greedy"))
         return state.with_pool(pool)
 
 
