@@ -66,6 +66,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ttc.plugins.cluster",
     "ttc.plugins.server",
     "ttc.storage.plugin",
+    "ttc.ui.plugin",
 )
 
 
@@ -147,6 +148,7 @@ class PluginHost:
                 ("ttc_register_components", registry.add_component),
                 ("ttc_register_runtimes", registry.add_runtime),
                 ("ttc_register_tasks", registry.add_task),
+                ("ttc_register_datasets", registry.add_dataset),
             ):
                 impl = getattr(plugin, hook, None)
                 if impl is not None:
