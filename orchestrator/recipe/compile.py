@@ -443,7 +443,8 @@ class RecipeCompiler:
         total = stage_runs(stages)
         if total <= MAX_UNBUDGETED_STAGE_RUNS:
             return
-        largest = max((s for s in stages if isinstance(s, RepeatPlan)), key=stage_runs)
+        largest = max((s for s in stages if isinstance(s, RepeatPlan)),
+                      key=lambda stage: stage_runs([stage]))
         path = self._repeat_paths.get(id(largest), ("stages",))
         self.fail(path, f"the repeat blocks plan up to {total:,} stage runs (more than "
                   f"{MAX_UNBUDGETED_STAGE_RUNS:,}) and the recipe sets no budget",

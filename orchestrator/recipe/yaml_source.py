@@ -72,15 +72,17 @@ class _TooLarge(Exception):
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """A composer that stops at MAX_DEPTH levels and MAX_NODES values (aliases expanded),
-    so a hostile file fails fast and small instead of recursing or growing without end."""
+    """A composer that stops at MAX_DEPTH levels, MAX_NODES values and MAX_CHARS of text
+    (aliases expanded), so a hostile file fails fast and small instead of recursing or
+    growing without end."""
 
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.depth = 0
         self.composed = 0
-        self.sizes: dict[int, int] = {}
-        """Expanded size of each finished node (an alias re-uses its anchor's)."""
+        self.sizes: dict[int, tuple[int, int]] = {}
+        """(values, characters) of each finished node with aliases expanded: an alias
+        re-uses its anchor's (a cycle's unfinished anchor counts as one, empty)."""
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         mark = self.peek_event().start_mark
@@ -95,12 +97,18 @@ class _BoundedLoader(yaml.SafeLoader):
             raise _TooLarge(f"the recipe has more than {MAX_NODES:,} values", _FIX_LIMIT, mark)
         node = super().compose_node(parent, index)
         self.depth -= 1
-        size = 1 + sum(self.sizes.get(id(child), 1) for child in _children(node))
+        size, chars = 1, len(node.value) if isinstance(node, yaml.ScalarNode) else 0
+        for child in _children(node):
+            child_size, child_chars = self.sizes.get(id(child), (1, 0))
+            size, chars = size + child_size, chars + child_chars
+        fix = "write the values out, or use fewer aliases"
         if size > MAX_NODES:
             raise _TooLarge(f"YAML aliases expand this value to {size:,} values (more than "
-                            f"{MAX_NODES:,})", "write the values out, or use fewer aliases",
-                            mark)
-        self.sizes[id(node)] = size
+                            f"{MAX_NODES:,})", fix, mark)
+        if chars > MAX_CHARS:  # one long text repeated by aliases ("quadratic blowup")
+            raise _TooLarge(f"YAML aliases expand this value to {chars:,} characters of text "
+                            f"(more than {MAX_CHARS:,})", fix, mark)
+        self.sizes[id(node)] = (size, chars)
         return node
 
 
@@ -212,9 +220,12 @@ def _build(
         return str(node.value)
     try:
         return constructor.construct_object(node, deep=True)
-    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # e.g. an int of 5,000 digits
+    except yaml.YAMLError as exc:
         raise RecipeError([positions.issue(path, f"cannot read this value: {exc}",
                                            "write a plain number or quote the text")]) from None
+    except ValueError:  # Python refuses to convert an integer of more than 4,300 digits
+        raise RecipeError([positions.issue(path, "this number is too long to read",
+                                           "write a smaller number")]) from None
 
 
 def _check_tag(node: yaml.Node, path: Path, positions: Positions) -> None:
