@@ -80,8 +80,19 @@ _PLAIN_QUOTIENT = re.compile(r"(-?)\(([^()]+)\)/\(([^()]+)\)")
 
 @lru_cache(maxsize=8192)
 def normalise(answer: str) -> str:
-    """A canonical surface form (see the module rules); plain numbers in canonical spelling."""
+    """A canonical surface form (see the module rules); plain numbers in canonical spelling.
+
+    The steps run until nothing changes (one step can expose work for an earlier one, as
+    ``5 cm.`` does), so normalising a normal form changes nothing."""
     text = answer.strip()
+    for _ in range(4):
+        previous, text = text, _normalise_once(text)
+        if text == previous:
+            break
+    return text
+
+
+def _normalise_once(text: str) -> str:
     if "\\boxed" in text or "\\fbox" in text:
         text = last_boxed(text) or text
     text = text.translate(_DASHES_AND_SPACES).replace("\\$", "")

@@ -38,15 +38,16 @@ MAX_EXPONENT = 400
 
 MINUS_SIGNS = "-\u2212\u2013\u2012\u2010\u2011\ufe63\uff0d"
 """Hyphen-minus, minus sign, en dash, figure dash, hyphen, non-breaking hyphen, small and
-full-width hyphen-minus: what models write for a minus (the em dash is left out)."""
+full-width hyphen-minus: what models write for a minus (the em dash is left out). It starts
+with ``-`` so that it reads literally at the start of a regular-expression class."""
 
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _SIGN = rf"(?P<sign>(?<![\w.)\]}}])[{MINUS_SIGNS}])?"
 _MANTISSA = r"(?P<mantissa>(?<!\d)(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|(?<![\d.])\.\d+)"
 _EXPONENT = (
-    rf"(?:[eE](?P<e>[+{MINUS_SIGNS}]?\d+)"
+    rf"(?:[eE](?P<e>[{MINUS_SIGNS}+]?\d+)"
     rf"|[ \t]*(?:×|\\times|\\cdot|·|⋅|\*)[ \t]*10(?:[ \t]*\^[ \t]*"
-    rf"(?:\{{[ \t]*(?P<p1>[+{MINUS_SIGNS}]?\d+)[ \t]*\}}|(?P<p2>[+{MINUS_SIGNS}]?\d+))"
+    rf"(?:\{{[ \t]*(?P<p1>[{MINUS_SIGNS}+]?\d+)[ \t]*\}}|(?P<p2>[{MINUS_SIGNS}+]?\d+))"
     rf"|(?P<p3>⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)))"
 )
 _DENOMINATOR = r"/(?P<den>\d+)(?!\.\d)"

@@ -202,7 +202,9 @@ def test_boxed_agrees_with_math_verify_where_it_is_right(pair: tuple[Written, Wr
 
 @settings(max_examples=200, deadline=None)
 @given(pair=pairs())
-def test_equivalence_is_reflexive_symmetric_and_normalising_is_idempotent(pair: tuple[Written, Written]) -> None:
+def test_equivalence_is_reflexive_symmetric_and_normalising_is_idempotent(
+    pair: tuple[Written, Written],
+) -> None:
     a, b = pair
     assert normalise(normalise(a.text)) == normalise(a.text)  # extract, then key: one form
     for fmt in (Boxed(), LastNumber()):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ttc.plugins.tasks.answer_is import AnswerIs
 from ttc.plugins.tasks.builtin import Boxed
@@ -107,3 +109,18 @@ def test_common_spellings_meet_on_the_fast_path(a: str, b: str) -> None:
 def test_normalise_keeps_lists_and_tuples() -> None:
     assert normalise("(1,234)") == "(1,234)"
     assert normalise("1,2,3") == "1,2,3"
+
+
+LATEX_PIECES = st.sampled_from([
+    "\\frac", "{", "}", "1", "2", "3", "0", ".", ",", "-", "−", " ", "x", "=", "\\text{ cm}",
+    "\\$", "$", "\\sqrt", "e", "\\times", "10", "^", "%", "(", ")", "/", "\\boxed{", "\\,",
+    "{,}", "\\left(", "\\right)", "m", "units", "\\circ", "\\pi",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(answer=st.lists(LATEX_PIECES, max_size=12).map("".join))
+def test_normalising_latex_fragments_is_idempotent_and_never_raises(answer: str) -> None:
+    once = normalise(answer)
+    assert normalise(once) == once
+    assert Boxed(Boxed.Config(symbolic=False)).equivalent(answer, answer)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ttc.plugins.tasks.builtin import LastNumber
 from ttc.plugins.tasks.numbers import read_number
@@ -32,6 +34,9 @@ from ttc.plugins.tasks.numbers import read_number
         ("3×10^4 stars", "3e4"),
         (r"$3 \times 10^{-4}$", "3e-4"),
         ("6.02·10²³", "6.02e23"),
+        ("1E+5", "1e5"),
+        ("2ea5", "5"),  # an "e" not followed by a signed integer is no exponent
+        ("3e.5", ".5"),
         # punctuation and words around numbers
         ("42.", "42"),
         ("The answer is 7.", "7"),
@@ -108,3 +113,16 @@ def test_number_equivalence(a: str, b: str, same: bool) -> None:
 
 def test_integers_that_differ_in_the_last_digit_get_separate_votes() -> None:
     assert LastNumber().groups(["1000000", "1000001", "1,000,000"]) == [0, 1, 0]
+
+
+NUMBERISH = st.text(alphabet="0123456789.,eE+-−–×*^{}/ %$x⁴⁻\\timescdot", max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=NUMBERISH)
+def test_an_extracted_number_always_reads_back_as_that_number(text: str) -> None:
+    answer = LastNumber().extract(text)
+    if answer is not None:
+        number = read_number(answer)
+        assert number is not None and number.text == answer
+        assert isinstance(LastNumber().key(answer), Fraction)
