@@ -1,23 +1,22 @@
-"""``run_python``: execute code in a sandboxed subprocess and report what happened."""
+"""``run_python``: execute code in the sandbox and report what happened."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import shutil
+import select
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
+from ttc.plugins.sandbox.backends import STARTERS, Started
+from ttc.plugins.sandbox.isolation import SandboxUnavailable, choose_isolation
+from ttc.plugins.sandbox.job import Job, python_job
 from ttc.plugins.sandbox.limits import SandboxLimits
 
-HERE = Path(__file__).resolve().parent
-NOBODY = 65534
+REPORT_LIMIT = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +31,8 @@ class SandboxResult:
     wall_time: float
     truncated: bool = False
     """stdout or stderr was longer than the cap and was cut."""
+    isolation: str = ""
+    """How it ran: ``namespaces``, ``bwrap`` or ``unsafe``."""
 
     @property
     def ok(self) -> bool:
@@ -39,94 +40,149 @@ class SandboxResult:
 
 
 def run_python(code: str, limits: SandboxLimits | None = None) -> SandboxResult:
-    """Run ``code`` with ``python -I -S -B`` in a fresh temporary folder, isolated and limited
-    (see the package docstring). Blocking; call it from a thread in async code."""
+    """Run ``code`` with ``python -I -S -B`` in the sandbox (see docs/sandbox.md): a fresh
+    work folder, no network, no view of ttc's processes, files or environment, limits.
+    Blocking; call it from a thread in async code. Raises ``SandboxUnavailable`` when this
+    machine offers no kernel isolation (the message says what to install)."""
     limits = limits or SandboxLimits()
-    work = Path(tempfile.mkdtemp(prefix="ttc-sandbox-"))
-    logs = Path(tempfile.mkdtemp(prefix="ttc-sandbox-logs-"))
+    return run_job(python_job(code, limits), limits)[0]
+
+
+def run_job(job: Job, limits: SandboxLimits, report_fd: int | None = None,
+            isolation: str | None = None) -> tuple[SandboxResult, bytes]:
+    """Run ``job`` (with ``isolation``, or the one chosen for ``limits``); also collect
+    what arrives on ``report_fd`` (a pipe's read end) while it runs."""
+    isolation = isolation or choose_isolation(limits.isolation)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started_at = time.perf_counter()
+        started = STARTERS[isolation](job, limits, out.fileno(), err.fileno())
+        try:
+            timed_out, report = _wait(started, limits.timeout_s, report_fd)
+        finally:
+            _kill_group(started)
+        wall = time.perf_counter() - started_at
+        try:
+            ending = _ending(started, timed_out, err)
+        finally:
+            started.cleanup()
+        stdout, cut_out, full_out = _read(out, limits.output_bytes)
+        stderr, cut_err, full_err = _read(err, limits.output_bytes)
+    returncode = ending.get("returncode", started.process.returncode)
+    status = _status(returncode, timed_out, ending.get("cpu", 0.0) >= limits.cpu_s)
+    if status == "error" and (full_out or full_err or "File too large" in stderr):
+        status = "output_limit"  # Python ignores SIGXFSZ: the write fails with EFBIG
+    return (SandboxResult(status, returncode, stdout, stderr, wall, cut_out or cut_err,
+                          isolation), report)
+
+
+def _wait(started: Started, timeout: float, report_fd: int | None) -> tuple[bool, bytes]:
+    """Wait for the process (a pidfd wakes us the moment it exits), reading the report."""
+    deadline = time.monotonic() + timeout
+    report = bytearray()
+    watched = [fd for fd in (report_fd,) if fd is not None]
+    with _pidfd(started.process.pid) as exited:
+        while (remaining := deadline - time.monotonic()) > 0:
+            ready = select.select([exited, *watched], [], [], remaining)[0]
+            if watched and watched[0] in ready and not _drain(watched[0], report):
+                watched.clear()
+            if exited in ready:
+                break
+        else:
+            return True, _finish(report, report_fd)
+    started.process.wait()
+    return False, _finish(report, report_fd)
+
+
+@contextlib.contextmanager
+def _pidfd(pid: int):
+    fd = os.pidfd_open(pid)
     try:
-        folder = work / "run"
-        folder.mkdir()
-        code_file = work / "solution.py"
-        code_file.write_text(code, encoding="utf-8")
-        guard = work / "guard.py"
-        shutil.copyfile(HERE / "guard.py", guard)
-        python = sandbox_interpreter()
-        drop = python is not None
-        if drop:  # the code runs as nobody: its folder must be its own
-            os.chown(folder, NOBODY, NOBODY)
-            os.chmod(work, 0o755)
-            os.chmod(code_file, 0o644)
-            os.chmod(guard, 0o644)
-        config = {"folder": str(folder), "code": str(code_file), "guard": str(guard),
-                  "python": python or sys.executable, "drop_privileges": drop,
-                  "cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb,
-                  "output_bytes": limits.output_bytes, "max_processes": limits.max_processes}
-        out_path, err_path = logs / "stdout", logs / "stderr"
-        started = time.perf_counter()
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-B", str(HERE / "launcher.py"), json.dumps(config)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=str(folder),
-                start_new_session=True, env={"PATH": "/usr/bin:/bin"})
-            timed_out = False
-            try:
-                process.wait(timeout=limits.timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                _kill_group(process)
-        wall = time.perf_counter() - started
-        stdout, cut_out = _read(out_path, limits.output_bytes)
-        stderr, cut_err = _read(err_path, limits.output_bytes)
-        status = _status(process.returncode, timed_out)
-        full = any(p.stat().st_size >= limits.output_bytes for p in (out_path, err_path))
-        if status == "error" and (full or "File too large" in stderr):
-            status = "output_limit"  # Python ignores SIGXFSZ: the write fails with EFBIG
-        return SandboxResult(status, process.returncode, stdout, stderr, wall,
-                             cut_out or cut_err)
+        yield fd
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(logs, ignore_errors=True)
+        os.close(fd)
 
 
-def sandbox_interpreter() -> str | None:
-    """A Python the ``nobody`` user can run (ours, or the system's), when we are root and
-    can drop privileges to it; None otherwise (the other layers still apply)."""
-    if os.geteuid() != 0:
-        return None
-    for candidate in (sys.executable, shutil.which("python3", path="/usr/bin:/bin")):
-        if candidate and _world_runnable(Path(candidate)):
-            return candidate
-    return None
+def _drain(fd: int, into: bytearray) -> bool:
+    """Read what is there; False at end of file."""
+    chunk = os.read(fd, 1 << 16)
+    if len(into) < REPORT_LIMIT:
+        into += chunk
+    return bool(chunk)
 
 
-def _world_runnable(path: Path) -> bool:
-    real = path.resolve()
-    if not real.is_file() or not real.stat().st_mode & 0o001:
-        return False
-    return all(parent.stat().st_mode & 0o001 for parent in [*real.parents, path.parent])
+def _finish(report: bytearray, report_fd: int | None) -> bytes:
+    """Whatever is left in the pipe, without waiting for writers that may never close it."""
+    if report_fd is not None:
+        os.set_blocking(report_fd, False)
+        with contextlib.suppress(BlockingIOError):
+            while _drain(report_fd, report):
+                pass
+    return bytes(report)
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def _ending(started: Started, timed_out: bool, stderr) -> dict:
+    """How the guest ended (``returncode``, ``cpu`` seconds), from the sandbox's own report;
+    raises when the sandbox could not be built."""
+    if started.status is None:
+        return {}
+    started.status.seek(0)
+    text = started.status.read().decode("utf-8", "replace")
+    if started.bwrap_status:
+        return _bwrap_ending(text, timed_out, stderr)
+    ending: dict = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "error" and "started" not in ending:
+            raise SandboxUnavailable(f"the sandbox could not be built: {value}")
+        if key == "started":
+            ending["started"] = True
+        elif key == "exit":
+            ending["returncode"] = int(value)
+        elif key == "signal":
+            ending["returncode"] = -int(value)
+        elif key == "cpu":
+            ending["cpu"] = float(value)
+    return ending
+
+
+def _bwrap_ending(text: str, timed_out: bool, stderr) -> dict:
+    """bubblewrap writes ``{"exit-code": N}`` (128 + signal for a killed guest) once the
+    guest has run; without it the setup failed, and bubblewrap said why on stderr."""
+    for document in text.splitlines():
+        with contextlib.suppress(ValueError, AttributeError):
+            code = json.loads(document).get("exit-code")
+            if type(code) is int:
+                return {"returncode": -(code - 128) if 128 < code <= 128 + 64 else code}
+    if timed_out:
+        return {}
+    stderr.seek(0)
+    said = [line for line in stderr.read().decode("utf-8", "replace").splitlines()
+            if line.startswith("bwrap:")]
+    raise SandboxUnavailable(
+        f"the sandbox could not be built: {said[-1] if said else 'bwrap failed'}")
+
+
+def _kill_group(started: Started) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+        os.killpg(started.process.pid, signal.SIGKILL)
+    started.process.wait()
 
 
-def _read(path: Path, cap: int) -> tuple[str, bool]:
-    with open(path, "rb") as handle:
-        data = handle.read(cap + 1)
-    return data[:cap].decode("utf-8", "replace"), len(data) > cap
+def _read(handle, cap: int) -> tuple[str, bool, bool]:
+    """Text (at most ``cap`` bytes), whether it was cut, whether the file reached the cap."""
+    size = os.fstat(handle.fileno()).st_size
+    handle.seek(0)
+    data = handle.read(cap + 1)
+    return data[:cap].decode("utf-8", "replace"), len(data) > cap, size >= cap
 
 
-def _status(returncode: int | None, timed_out: bool) -> str:
+def _status(returncode: int | None, timed_out: bool, out_of_cpu: bool) -> str:
     if timed_out:
         return "timeout"
     if returncode == 0:
         return "ok"
-    if returncode == -signal.SIGXCPU:
-        return "cpu_limit"
+    if returncode == -signal.SIGXCPU or (returncode == -signal.SIGKILL and out_of_cpu):
+        return "cpu_limit"  # SIGKILL: the hard limit, one second past a caught SIGXCPU
     if returncode == -signal.SIGXFSZ:
         return "output_limit"
     if returncode is not None and returncode < 0:

@@ -1,0 +1,147 @@
+"""How each isolation starts a job: ``namespaces`` (our launcher), ``bwrap`` (bubblewrap)
+or ``unsafe`` (a plain process group). All three give the guest the same view: its files
+in a read-only sandbox folder, a fresh empty work folder as current directory, /dev/null
+as stdin, a minimal environment."""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from ttc.plugins.sandbox.job import HERE, SANDBOX_USER, Job
+from ttc.plugins.sandbox.limits import SandboxLimits
+
+SANDBOX_DIR = "/sandbox"
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
+INODES_PER_MB = 256
+
+
+@dataclass
+class Started:
+    """A running job: the process ttc waits for (killing its process group ends the run)
+    and what to read or remove afterwards."""
+
+    process: subprocess.Popen
+    status: IO[bytes] | None = None
+    """The namespaces init's report: ``started``, ``exit N`` or ``signal N``, ``cpu S``,
+    or ``error ...`` when the sandbox could not be built."""
+    cleanup: Callable[[], None] = field(default=lambda: None)
+    bwrap_status: bool = False
+    """``status`` holds bubblewrap's JSON documents instead."""
+
+
+def guest_python() -> str:
+    """The interpreter the guest runs: ours, resolved (a venv's python is a link to it)."""
+    return os.path.realpath(sys.executable)
+
+
+def read_only_paths() -> list[str]:
+    """Host paths the guest sees read-only besides the system folders: the interpreter's
+    installation and the few files the dynamic loader and ``time`` read."""
+    python = guest_python()
+    prefixes = {sys.base_prefix, sys.base_exec_prefix, str(Path(python).parent.parent)}
+    own = sorted(p for p in prefixes
+                 if not any(p == d or p.startswith(d + "/") for d in SYSTEM_DIRS))
+    return [*own, *SYSTEM_FILES]
+
+
+def guest_env(work: str) -> dict[str, str]:
+    return {"HOME": work, "TMPDIR": work, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def work_folder() -> str:
+    return f"/tmp/ttc-sandbox-{secrets.token_hex(6)}"
+
+
+def start_namespaces(job: Job, limits: SandboxLimits, stdout: int, stderr: int) -> Started:
+    status = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Started.cleanup)
+    work = work_folder()
+    config = {"argv": job.argv(guest_python(), SANDBOX_DIR), "env": guest_env(work),
+              "files": job.files, "read_only": read_only_paths(), "work": work,
+              "disk_bytes": limits.disk_mb * 1024 * 1024,
+              "inodes": limits.disk_mb * INODES_PER_MB, "keep_fds": list(job.fds),
+              "status_fd": status.fileno(), "backstop_s": limits.timeout_s + 5}
+    process = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-B", str(HERE / "launcher.py")],
+        stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, cwd="/", env={},
+        pass_fds=(status.fileno(), *job.fds), start_new_session=True)
+    with contextlib.suppress(BrokenPipeError), process.stdin as pipe:
+        pipe.write(marshal.dumps(config))
+    return Started(process, status, status.close)
+
+
+def start_unsafe(job: Job, limits: SandboxLimits, stdout: int, stderr: int) -> Started:
+    """No kernel isolation: the guest runs as ttc's user in a temporary folder, with only
+    its rlimits, the audit hook and the process-group kill. Opt-in only."""
+    root = Path(tempfile.mkdtemp(prefix="ttc-sandbox-"))
+    sandbox, work = root / "sandbox", root / "run"
+    sandbox.mkdir()
+    work.mkdir()
+    for name, content in job.files.items():
+        (sandbox / name).write_bytes(content)
+    process = subprocess.Popen(
+        job.argv(sys.executable, str(sandbox)), stdin=subprocess.DEVNULL, stdout=stdout,
+        stderr=stderr, cwd=work, env=guest_env(str(work)), pass_fds=job.fds,
+        start_new_session=True)
+    return Started(process, None, lambda: shutil.rmtree(root, ignore_errors=True))
+
+
+def start_bwrap(job: Job, limits: SandboxLimits, stdout: int, stderr: int) -> Started:
+    """bubblewrap builds the same sandbox (it may be setuid or allowed by an AppArmor profile
+    where unprivileged user namespaces are not). As root it runs as nobody, so an escaped
+    guest is nobody; then the interpreter must be one nobody can read."""
+    status = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Started.cleanup)
+    work = work_folder()
+    files = {name: _memfd(name, content) for name, content in job.files.items()}
+    argv = ["bwrap", "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+            "--unshare-uts", "--unshare-cgroup-try", "--disable-userns",
+            "--uid", str(SANDBOX_USER), "--gid", str(SANDBOX_USER), "--hostname", "sandbox",
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            argv += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            argv += ["--ro-bind", path, path]
+    for path in read_only_paths():
+        argv += ["--ro-bind-try", path, path]
+    argv += ["--proc", "/proc", "--dev", "/dev"]
+    for name, fd in files.items():
+        argv += ["--perms", "0444", "--ro-bind-data", str(fd), f"{SANDBOX_DIR}/{name}"]
+    argv += ["--size", str(limits.disk_mb * 1024 * 1024), "--perms", "0700", "--tmpfs", work,
+             "--remount-ro", "/", "--chdir", work, "--clearenv"]
+    for key, value in guest_env(work).items():
+        argv += ["--setenv", key, value]
+    argv += ["--json-status-fd", str(status.fileno()), "--",
+             *job.argv(guest_python(), SANDBOX_DIR)]
+    nobody = {"user": SANDBOX_USER, "group": SANDBOX_USER, "extra_groups": []}
+    try:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd="/", env={},
+            pass_fds=(status.fileno(), *files.values(), *job.fds), start_new_session=True,
+            **(nobody if os.geteuid() == 0 else {}))
+    finally:
+        for fd in files.values():
+            os.close(fd)
+    return Started(process, status, status.close, bwrap_status=True)
+
+
+def _memfd(name: str, content: bytes) -> int:
+    fd = os.memfd_create(name)
+    os.write(fd, content)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+STARTERS: dict[str, Callable[[Job, SandboxLimits, int, int], Started]] = {
+    "namespaces": start_namespaces, "bwrap": start_bwrap, "unsafe": start_unsafe}
