@@ -36,6 +36,10 @@ MIN_SIGNIFICANT_DIGITS = 4
 MAX_EXPONENT = 400
 """Larger powers of ten are not read as numbers (they would be huge exact integers)."""
 
+MAX_DIGITS = 1000
+"""Longer runs of digits are degenerate output, not numbers (Python's ``int()`` refuses
+more than 4300 digits)."""
+
 MINUS_SIGNS = "-\u2212\u2013\u2012\u2010\u2011\ufe63\uff0d"
 """Hyphen-minus, minus sign, en dash, figure dash, hyphen, non-breaking hyphen, small and
 full-width hyphen-minus: what models write for a minus (the em dash is left out). It starts
@@ -140,6 +144,8 @@ def _terminates(value: Fraction) -> bool:
 
 def _from_match(match: re.Match[str]) -> Number | None:
     mantissa = match.group("mantissa").replace(",", "")
+    if len(mantissa) > MAX_DIGITS or len(match.group("den") or "") > MAX_DIGITS:
+        return None
     negative = match.group("sign") is not None
     sign = "-" if negative else ""
     den = match.group("den")

@@ -77,6 +77,15 @@ def test_read_number_refuses_what_is_not_one_number(text: str) -> None:
     assert read_number(text) is None
 
 
+def test_a_degenerate_run_of_digits_is_no_number_and_never_raises() -> None:
+    """Python refuses int() of more than 4300 digits; a looping model can write that many."""
+    run = "9" * 5000
+    fmt = LastNumber()
+    assert fmt.extract(f"7 then {run}") == "7"
+    assert fmt.key(run) == run
+    assert not fmt.equivalent(run, run + "1")
+
+
 @pytest.mark.parametrize(
     ("a", "b", "same"),
     [
