@@ -7,6 +7,7 @@ task formats as plugins with ``@hookimpl``.
 from ttc.candidate import Candidate, Origin, TokenStats
 from ttc.component import Component, ComponentConfig, Effect, Selection, Selector, SelectorConfig
 from ttc.context import ComponentContext
+from ttc.dataset import Dataset, DatasetError, Item, read_jsonl
 from ttc.errors import BudgetExhausted, ModelCallFailed, RecipeError, TTCError, UsageError
 from ttc.pipeline import Pipeline
 from ttc.plugin_system import PluginHost, default_host, hookimpl
@@ -35,8 +36,11 @@ __all__ = [
     "Component",
     "ComponentConfig",
     "ComponentContext",
+    "Dataset",
+    "DatasetError",
     "Effect",
     "GenerateRequest",
+    "Item",
     "Ledger",
     "ModelCallFailed",
     "Origin",
@@ -64,4 +68,5 @@ __all__ = [
     "UsageError",
     "default_host",
     "hookimpl",
+    "read_jsonl",
 ]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ttc.calls import ModelCall
+    from ttc.dataset import Dataset
     from ttc.events import RunInfo, StageReport
     from ttc.result import RunResult
 
@@ -54,6 +55,15 @@ def ttc_register_tasks(register: Callable[[type], None]) -> None:
 
     A task format extracts the final answer from a completion and decides when two
     answers are the same (see ``ttc.TaskFormat``).
+    """
+
+
+@hookspec
+def ttc_register_datasets(register: Callable[[Dataset], None]) -> None:
+    """Register named data sets for ``ttc eval --dataset NAME``: ``register(Dataset(...))``.
+
+    A ``ttc.Dataset`` has a unique ``name``, a ``description`` of what it measures and a
+    ``load()`` returning its items (``ttc.dataset.read_jsonl`` reads a JSONL file).
     """
 
 

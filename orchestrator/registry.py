@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ttc.component import Component, Effect
+from ttc.dataset import Dataset
 from ttc.task_format import TaskFormat
 
 
@@ -16,7 +17,7 @@ class RegistrationError(TypeError):
 
 @dataclass(frozen=True, slots=True)
 class Registered:
-    obj: type
+    obj: Any
     plugin: str
 
 
@@ -25,6 +26,7 @@ class Registry:
     components: dict[str, Registered] = field(default_factory=dict)
     runtimes: dict[str, Registered] = field(default_factory=dict)
     tasks: dict[str, Registered] = field(default_factory=dict)
+    datasets: dict[str, Registered] = field(default_factory=dict)
 
     def component(self, name: str) -> type[Component]:
         return self.components[name].obj
@@ -34,6 +36,9 @@ class Registry:
 
     def task(self, name: str) -> type[TaskFormat]:
         return self.tasks[name].obj
+
+    def dataset(self, name: str) -> Dataset:
+        return self.datasets[name].obj  # type: ignore[return-value]
 
     def add_component(self, cls: type, plugin: str) -> None:
         if not (isinstance(cls, type) and issubclass(cls, Component)):
@@ -62,7 +67,14 @@ class Registry:
         _add(self.tasks, "task", cls.name, cls, plugin)
 
 
-def _add(table: dict[str, Registered], what: str, name: str, obj: type, plugin: str) -> None:
+    def add_dataset(self, dataset: Any, plugin: str) -> None:
+        if not isinstance(dataset, Dataset):
+            raise RegistrationError(f"plugin {plugin!r} registered {dataset!r}, not a "
+                                    "ttc.Dataset")
+        _add(self.datasets, "data set", dataset.name, dataset, plugin)
+
+
+def _add(table: dict[str, Registered], what: str, name: str, obj: Any, plugin: str) -> None:
     previous = table.get(name)
     if previous is not None and previous.obj is not obj:
         raise RegistrationError(

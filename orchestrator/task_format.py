@@ -7,9 +7,22 @@ A recipe picks one by name (``task: number``); plugins register more through
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from ttc.state import Task
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    """Whether an answer is right. ``correct`` is None when the task cannot be graded (it
+    has no reference and no tests)."""
+
+    correct: bool | None
+    detail: str = ""
 
 
 class TaskFormatConfig(BaseModel):
@@ -33,6 +46,23 @@ class TaskFormat:
     def key(self, answer: str) -> Hashable:
         """A canonical key: equal keys mean equivalent answers (the fast path)."""
         return answer
+
+    def read_reference(self, reference: str) -> str | None:
+        """A data set's reference in this format, or None when it cannot be read as one
+        (an evaluation refuses such a data set before any model call)."""
+        return self.extract(reference)
+
+    def grade(self, answer: str | None, task: Task) -> Grade:
+        """Is ``answer`` (a run's final answer) right for ``task``? Against the reference by
+        default; a format may grade otherwise (e.g. code against the task's tests)."""
+        if task.reference is None:
+            return Grade(None, "no reference")
+        reference = self.read_reference(task.reference)
+        if reference is None:
+            return Grade(None, f"the reference {task.reference!r} is not a {self.name} answer")
+        if answer is None:
+            return Grade(False, "no answer")
+        return Grade(self.equivalent(answer, reference))
 
     def equivalent(self, a: str, b: str) -> bool:
         return self.key(a) == self.key(b)

@@ -100,7 +100,8 @@ def run(
                for r in results]
     for result in results:
         if as_json:
-            out.file.write(json.dumps(_result_json(result), ensure_ascii=False) + "\n")
+            data = _result_json(result, pipeline)
+            out.file.write(json.dumps(data, ensure_ascii=False) + "\n")
         else:
             print_result(out, result)
     if any(r.status == "failed" for r in results):
@@ -109,19 +110,32 @@ def run(
         raise typer.Exit(1)
 
 
-def _result_json(result: Any) -> dict[str, Any]:
+def _result_json(result: Any, pipeline: Any) -> dict[str, Any]:
+    """One run as JSON: the task it answered (id, input, reference), the answer, and whether
+    it is right when the task has a reference or tests."""
+    from ttc.grading import grade
+
     data = result.to_dict()
-    return {
+    task = result.task
+    out: dict[str, Any] = {
         "run_id": data["run_id"],
         "status": data["status"],
         "error": data["error"],
+        "task": {"id": task.id, "input": task.question, "reference": task.reference,
+                 "metadata": dict(task.metadata)},
         "answer": data["answer"],
+    }
+    if task.reference is not None or task.tests:
+        out["correct"] = grade(result.answer, task, pipeline.plan.task_format,
+                               pipeline.host.registry).correct
+    out.update({
         "winner": data["winner"],
         "candidates": data["candidates"],
         "ledger": data["ledger"],
         "seed": data["seed"],
         "recipe": data["recipe"],
-    }
+    })
+    return out
 
 
 @app.command()

@@ -45,6 +45,29 @@ def test_run_json_prints_one_object_with_candidates_and_ledger(recipe):
     assert result["ledger"]["total"]["calls"] == 1
 
 
+def test_run_json_carries_the_task_and_whether_the_answer_is_right(recipe, tmp_path):
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"id": "a", "input": "3*4?", "reference": "12"}\n'
+                     '{"id": "b", "prompt": "3*4?", "reference": "13.0"}\n'
+                     '{"id": "c", "prompt": "3*4?"}\n'
+                     '{"id": "d", "prompt": "3*4?", "reference": "B", "task": "choice"}\n')
+    proc = ttc("run", str(recipe), "--input-file", str(tasks), "--json", "--no-record")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["task"]["id"] for r in rows] == ["a", "b", "c", "d"]
+    assert rows[0]["task"] == {"id": "a", "input": "3*4?", "reference": "12", "metadata": {}}
+    assert [r.get("correct", "absent") for r in rows] == [True, False, "absent", False]
+
+
+def test_an_answer_the_format_cannot_extract_is_null_not_the_text(write_recipe):
+    recipe = write_recipe(RECIPE.replace('["it is 12", "12", "13"]', '["no digits here"]'),
+                          "none.yaml")
+    proc = ttc("run", str(recipe), "-i", "3*4?", "--json", "--no-record")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["answer"] is None and result["candidates"][0]["text"] == "no digits here"
+
+
 def test_run_human_output(recipe):
     proc = ttc("run", str(recipe), "-i", "3*4?")
     assert proc.returncode == 0, proc.stderr
@@ -74,7 +97,9 @@ def test_input_file_runs_every_task_in_order(recipe, tmp_path):
         (b"\n\n", "has no tasks"),
         (b'"ok"\n{not json\n', ":2:2: not valid JSON"),
         (b"[1, 2]\n", ":1: each line must be"),
-        (b'{"prompt": "x", "anser": 1}\n', "unknown task field"),
+        (b'{"anser": 1}\n', ":1: the line has no question"),
+        (b'{"prompt": "x", "input": "y"}\n', "both 'prompt' and 'input'"),
+        (b'{"prompt": "x", "id": 1}\n{"prompt": "y", "id": 1}\n', ":2: id '1' is used twice"),
         (b'"caf\xe9"\n', "not UTF-8"),
     ],
 )
@@ -84,6 +109,18 @@ def test_bad_input_files_give_one_clear_error_and_exit_2(recipe, tmp_path, conte
     proc = ttc("run", str(recipe), "--input-file", str(path))
     assert proc.returncode == 2
     assert expected in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unknown_fields_go_to_metadata_with_one_warning(recipe, tmp_path):
+    """The data set format: a file made for another tool loads; a typo is named, once."""
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"prompt": "x", "anser": 1}\n{"input": "y", "anser": 2}\n')
+    proc = ttc("run", str(recipe), "--input-file", str(path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("anser") == 1 and "metadata" in proc.stderr
+    tasks = [json.loads(line)["task"] for line in proc.stdout.splitlines()]
+    assert [t["metadata"] for t in tasks] == [{"anser": 1}, {"anser": 2}]
+    assert [t["input"] for t in tasks] == ["x", "y"]
 
 
 def test_usage_errors_exit_2(recipe, tmp_path):
