@@ -235,8 +235,10 @@ def _fingerprint(expression: Any) -> complex | None:
     """
     import sympy
 
-    if not isinstance(expression, sympy.Expr):
-        return None  # sets, intervals, equations, matrices: math-verify decides
+    if not isinstance(expression, sympy.Expr) or isinstance(expression, sympy.Symbol):
+        # sets, intervals, equations, matrices; and a lone symbol, which math-verify also
+        # matches with the product of its letters (\text{yes} and y·e·s): it decides
+        return None
     try:
         values = {
             symbol: sympy.Float(1 + zlib.crc32(symbol.name.encode()) % 9973 / 7919, 30)

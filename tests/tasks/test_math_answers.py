@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from ttc.plugins.tasks.answer_is import AnswerIs
 from ttc.plugins.tasks.builtin import Boxed
-from ttc.plugins.tasks.math_equivalence import math_key, normalise
+from ttc.plugins.tasks.math_equivalence import _symbolic_equal, math_key, normalise
 
 
 @pytest.mark.parametrize(
@@ -124,3 +124,9 @@ def test_normalising_latex_fragments_is_idempotent_and_never_raises(answer: str)
     once = normalise(answer)
     assert normalise(once) == once
     assert Boxed(Boxed.Config(symbolic=False)).equivalent(answer, answer)
+
+
+def test_the_fingerprint_prefilter_leaves_lone_symbols_to_math_verify() -> None:
+    """math-verify matches a symbol with the product of its letters (``\\text{Tuesday}`` is
+    t·u·e·s·d·a·y); their fingerprints differ, so the prefilter must not decide that."""
+    assert _symbolic_equal(r"\text{Tuesday}", "tuesday")
