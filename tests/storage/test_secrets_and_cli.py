@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 from test_recording import record
 from test_reliability import finish, ttc
 
@@ -95,3 +100,128 @@ def test_runs_commands_end_to_end(tmp_path: Path) -> None:
     assert code == 0
     code, out, err = finish(ttc("runs", "list", "--db", url, "--json"))
     assert len(json.loads(out)) == 1
+
+
+# --- credentials in URLs and echoed by servers, end to end through `ttc run` ----------------
+
+URL_PASS = "URL-PASS-0123456789"
+API_KEY = "sk-live-KEY-0123456789"
+SOURCE_PASS = "ARCHON-PASS-0123"
+ECHOING = """\
+name: leaky
+source: {{format: archon, config: {{url: "http://archon:{source_pass}@example.invalid"}}}}
+models:
+  m:
+    runtime: openai
+    model: gpt-test
+    options:
+      base_url: "http://svc:{url_pass}@127.0.0.1:{port}/v1"
+      api_key: "{api_key}"
+      max_retries: 0
+limits: {{retries: 0}}
+stages:
+  - use: sample
+"""
+
+
+class _EchoingHandler(BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint that refuses every request and, like some servers do,
+    quotes the credentials it received in its error."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        auth = self.headers.get("Authorization", "")
+        scheme, _, value = auth.partition(" ")
+        if scheme == "Basic":
+            value = base64.b64decode(value).decode()
+        message = (f"Incorrect API key provided: {value}. You sent Authorization: {auth}; "
+                   f"no account matches {value}")  # the last one only a known secret masks
+        body = json.dumps({"error": {"message": message, "type": "invalid_request_error",
+                                     "code": "invalid_api_key"}}).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def echoing_server() -> Iterator[tuple[ThreadingHTTPServer, list[str]]]:
+    seen: list[str] = []
+
+    class Handler(_EchoingHandler):
+        def do_POST(self) -> None:
+            seen.append(self.headers.get("Authorization", ""))
+            super().do_POST()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, seen
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["human", "json"])
+def test_credentials_in_base_url_and_echoed_errors_reach_neither_store_nor_terminal(
+        echoing_server, tmp_path: Path, as_json: bool) -> None:
+    server, seen = echoing_server
+    db = tmp_path / "x.db"
+    path = tmp_path / "leaky.yaml"
+    path.write_text(ECHOING.format(port=server.server_address[1], url_pass=URL_PASS,
+                                   api_key=API_KEY, source_pass=SOURCE_PASS))
+    code, out, err = finish(ttc("run", str(path), "-i", "What is 2+2?", "--db",
+                                f"sqlite:///{db}", *(["--json"] if as_json else [])))
+    assert seen, "the run must have reached the server (and been refused)"
+    assert code == 1, err
+    terminal = out + err
+    assert "Incorrect API key provided: ***" in " ".join(terminal.split())
+    leaks = (URL_PASS, API_KEY, SOURCE_PASS)
+    assert not [s for s in leaks if s in terminal], terminal
+
+    store = RunStore.open(f"sqlite:///{db}")
+    (run,) = store.list_runs()
+    stored = store.get_run(run.id)
+    assert stored.status == "failed" and "401" in (stored.error or "")
+    assert "http://svc:" not in stored.recipe_text and "http://***@127.0.0.1:" in \
+        stored.recipe_text and "http://***@example.invalid" in stored.recipe_text
+    exported = json.dumps(store.export_run(run.id))
+    assert "Incorrect API key provided: ***" in exported
+    store.close()
+    code, out, err = finish(ttc("runs", "export", run.id, "--db", f"sqlite:///{db}"))
+    assert code == 0 and not [s for s in leaks if s in out + err]
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("x.db")]
+    for file in files:
+        data = file.read_bytes()
+        assert not [s for s in leaks if s.encode() in data], file
+
+
+def test_a_url_credential_in_a_runtime_error_is_masked_on_the_terminal(tmp_path: Path) -> None:
+    """sglang names its URL when nothing answers there; the password must not follow."""
+    path = tmp_path / "down.yaml"
+    path.write_text("name: down\nmodels:\n  m:\n    runtime: sglang\n    options:\n"
+                    f'      url: "http://svc:{URL_PASS}@127.0.0.1:9"\n'
+                    "      connect_timeout_s: 2\nstages:\n  - use: sample\n")
+    code, out, err = finish(ttc("run", str(path), "-i", "q", "--no-record"))
+    assert code != 0
+    assert URL_PASS not in out + err and "http://***@127.0.0.1:9" in err, err
+
+
+def test_the_largest_seed_is_recorded(tmp_path: Path) -> None:
+    from scripted_recipes import recipe
+
+    url = f"sqlite:///{tmp_path / 'seed.db'}"
+    path = tmp_path / "r.yaml"
+    path.write_text(recipe(tag="seed", revise=False))
+    code, out, err = finish(ttc("run", str(path), "-i", "q", "--db", url, "--json",
+                                "--seed", str(2**63 - 1)))
+    assert code == 0, err
+    store = RunStore.open(url)
+    assert store.get_run(json.loads(out)["run_id"]).seed == 2**63 - 1
+    store.close()
+    code, out, err = finish(ttc("run", str(path), "-i", "q", "--db", url, "--seed",
+                                str(2**63)))
+    assert code == 2 and "--seed must be an integer from 0 to 2**63-1" in " ".join(err.split())
