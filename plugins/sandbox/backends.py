@@ -34,8 +34,11 @@ class Started:
 
     process: subprocess.Popen
     status: IO[bytes] | None = None
-    """The namespaces init's report: ``started``, ``exit N`` or ``signal N``, ``cpu S``,
-    or ``error ...`` when the sandbox could not be built."""
+    """The namespaces launcher's report: ``started``, ``exit N`` or ``signal N``, ``cpu S``,
+    ``timeout`` (it killed the sandbox at the deadline, and returned once all of it was
+    gone), or ``error ...`` when the sandbox could not be built."""
+    own_deadline: bool = False
+    """The launcher enforces the wall clock itself; ttc waits a little longer."""
     cleanup: Callable[[], None] = field(default=lambda: None)
     bwrap_status: bool = False
     """``status`` holds bubblewrap's JSON documents instead."""
@@ -60,6 +63,13 @@ def guest_env(work: str) -> dict[str, str]:
     return {"HOME": work, "TMPDIR": work, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
+def etc_files(work: str) -> dict[str, bytes]:
+    """The sandbox's own /etc entries: its one user, not the host's."""
+    return {"passwd": f"sandbox:x:{SANDBOX_USER}:{SANDBOX_USER}:sandbox:{work}:/bin/sh\n"
+                      .encode(),
+            "group": f"sandbox:x:{SANDBOX_USER}:\n".encode(), "hostname": b"sandbox\n"}
+
+
 def work_folder() -> str:
     return f"/tmp/ttc-sandbox-{secrets.token_hex(6)}"
 
@@ -68,17 +78,18 @@ def start_namespaces(job: Job, limits: SandboxLimits, stdout: int, stderr: int) 
     status = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Started.cleanup)
     work = work_folder()
     config = {"argv": job.argv(guest_python(), SANDBOX_DIR), "env": guest_env(work),
-              "files": job.files, "read_only": read_only_paths(), "work": work,
+              "files": job.files, "etc": etc_files(work), "read_only": read_only_paths(),
+              "work": work,
               "disk_bytes": limits.disk_mb * 1024 * 1024,
               "inodes": limits.disk_mb * INODES_PER_MB, "keep_fds": list(job.fds),
-              "status_fd": status.fileno(), "backstop_s": limits.timeout_s + 5}
+              "status_fd": status.fileno(), "timeout_s": limits.timeout_s}
     process = subprocess.Popen(
         [sys.executable, "-I", "-S", "-B", str(HERE / "launcher.py")],
         stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, cwd="/", env={},
         pass_fds=(status.fileno(), *job.fds), start_new_session=True)
     with contextlib.suppress(BrokenPipeError), process.stdin as pipe:
         pipe.write(marshal.dumps(config))
-    return Started(process, status, status.close)
+    return Started(process, status, cleanup=status.close, own_deadline=True)
 
 
 def start_unsafe(job: Job, limits: SandboxLimits, stdout: int, stderr: int) -> Started:
@@ -94,7 +105,7 @@ def start_unsafe(job: Job, limits: SandboxLimits, stdout: int, stderr: int) -> S
         job.argv(sys.executable, str(sandbox)), stdin=subprocess.DEVNULL, stdout=stdout,
         stderr=stderr, cwd=work, env=guest_env(str(work)), pass_fds=job.fds,
         start_new_session=True)
-    return Started(process, None, lambda: shutil.rmtree(root, ignore_errors=True))
+    return Started(process, cleanup=lambda: shutil.rmtree(root, ignore_errors=True))
 
 
 def start_bwrap(job: Job, limits: SandboxLimits, stdout: int, stderr: int) -> Started:
@@ -103,7 +114,10 @@ def start_bwrap(job: Job, limits: SandboxLimits, stdout: int, stderr: int) -> St
     guest is nobody; then the interpreter must be one nobody can read."""
     status = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Started.cleanup)
     work = work_folder()
-    files = {name: _memfd(name, content) for name, content in job.files.items()}
+    files = {f"{SANDBOX_DIR}/{name}": _memfd(name, content)
+             for name, content in job.files.items()}
+    files |= {f"/etc/{name}": _memfd(name, content)
+              for name, content in etc_files(work).items()}
     argv = ["bwrap", "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net",
             "--unshare-uts", "--unshare-cgroup-try", "--disable-userns",
             "--uid", str(SANDBOX_USER), "--gid", str(SANDBOX_USER), "--hostname", "sandbox",
@@ -115,9 +129,9 @@ def start_bwrap(job: Job, limits: SandboxLimits, stdout: int, stderr: int) -> St
             argv += ["--ro-bind", path, path]
     for path in read_only_paths():
         argv += ["--ro-bind-try", path, path]
-    argv += ["--proc", "/proc", "--dev", "/dev"]
-    for name, fd in files.items():
-        argv += ["--perms", "0444", "--ro-bind-data", str(fd), f"{SANDBOX_DIR}/{name}"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
+    for path, fd in files.items():
+        argv += ["--perms", "0444", "--ro-bind-data", str(fd), path]
     argv += ["--size", str(limits.disk_mb * 1024 * 1024), "--perms", "0700", "--tmpfs", work,
              "--remount-ro", "/", "--chdir", work, "--clearenv"]
     for key, value in guest_env(work).items():
@@ -133,7 +147,7 @@ def start_bwrap(job: Job, limits: SandboxLimits, stdout: int, stderr: int) -> St
     finally:
         for fd in files.values():
             os.close(fd)
-    return Started(process, status, status.close, bwrap_status=True)
+    return Started(process, status, cleanup=status.close, bwrap_status=True)
 
 
 def _memfd(name: str, content: bytes) -> int:

@@ -5,7 +5,8 @@ stdlib only (ctypes for the system calls ``os`` lacks). Three processes:
 
 - the launcher (outside): creates a user namespace (root inside it maps to nobody outside
   when ttc runs as root, to ttc's own user otherwise) with new mount, PID, network, IPC, UTS
-  and cgroup namespaces, forks the init and waits for it (a backstop timer kills it);
+  and cgroup namespaces, forks the init and waits for it; at the deadline it kills the
+  init and returns only once the kernel has emptied the PID namespace;
 - the init (PID 1 inside, holds the namespace's capabilities, is never reachable from the
   guest: not dumpable, signals without a handler are dropped for a PID-namespace init):
   builds a fresh read-only root on a tmpfs (system folders and the interpreter bound
@@ -23,6 +24,7 @@ import marshal
 import os
 import select
 import sys
+import time
 
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00020000, 0x02000000, 0x04000000
 CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = (
@@ -154,10 +156,9 @@ def build_root(config: dict, sources: dict[str, int]) -> None:
     for path, fd in sources.items():
         bind_read_only(f"{OLD}/proc/self/fd/{fd}", NEW + path)
     _makedirs(f"{NEW}/etc")
-    for name, text in (("passwd", "sandbox:x:65534:65534:sandbox:{work}:/bin/sh\n"),
-                       ("group", "sandbox:x:65534:\n"), ("hostname", "sandbox\n")):
-        with open(f"{NEW}/etc/{name}", "w") as handle:
-            handle.write(text.format(work=config["work"]))
+    for name, content in config["etc"].items():
+        with open(f"{NEW}/etc/{name}", "wb") as handle:
+            handle.write(content)
     _makedirs(f"{NEW}/sandbox")
     for name, content in config["files"].items():
         with open(f"{NEW}/sandbox/{name}", "wb") as handle:
@@ -262,7 +263,8 @@ def relay(config: dict, status: int, unshared: int, mapped: int) -> None:
     if pid == 0:
         os.close(alive_write)
         _guarded(init, config, status, alive_read)
-    os.waitpid(pid, 0)
+    os.write(unshared, f"{pid}\n".encode())  # the launcher kills it at the deadline
+    os.waitpid(pid, 0)  # returns once the init and everything in its namespace are gone
 
 
 def _guarded(step, config: dict, status: int, *fds: int) -> None:
@@ -275,6 +277,7 @@ def _guarded(step, config: dict, status: int, *fds: int) -> None:
 
 
 def main() -> None:
+    started = time.monotonic()
     prctl(PR_SET_PDEATHSIG, SIGKILL)  # ttc went away: so do we, and so does the sandbox
     config = marshal.loads(sys.stdin.buffer.read())
     status = config["status_fd"]
@@ -290,15 +293,24 @@ def main() -> None:
         _guarded(relay, config, status, unshared_write, mapped_read)
     os.close(unshared_write)
     os.close(mapped_read)
+    relay_done = os.pidfd_open(pid)
+    init_alive = None
     if os.read(unshared_read, 1) == b"u":
         try:
             write_id_maps(pid)
             os.write(mapped_write, b"m")
-        except OSError as error:
-            os.write(status, f"error writing the id maps: {error}\n".encode())
-    waiter = os.pidfd_open(pid)
-    if not select.select([waiter], [], [], config["backstop_s"])[0]:
-        os.kill(pid, SIGKILL)
+            init_alive = os.pidfd_open(int(os.read(unshared_read, 32)))
+        except (OSError, ValueError) as error:
+            os.write(status, f"error starting the init: {error}\n".encode())
+    remaining = config["timeout_s"] - (time.monotonic() - started)
+    if not select.select([relay_done], [], [], max(remaining, 0))[0]:
+        import signal  # only now: it costs milliseconds at start-up
+
+        os.write(status, b"timeout\n")
+        if init_alive is not None:  # its death empties the PID namespace before the relay
+            signal.pidfd_send_signal(init_alive, SIGKILL)  # ... reaps it and exits
+        else:
+            os.kill(pid, SIGKILL)
     os.waitpid(pid, 0)
 
 

@@ -17,6 +17,9 @@ from ttc.plugins.sandbox.job import Job, python_job
 from ttc.plugins.sandbox.limits import SandboxLimits
 
 REPORT_LIMIT = 16 * 1024 * 1024
+LAUNCHER_GRACE_S = 3.0
+"""How long past the deadline ttc waits for the namespaces launcher, which kills the
+sandbox itself at the deadline and returns once nothing of it is left."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +59,17 @@ def run_job(job: Job, limits: SandboxLimits, report_fd: int | None = None,
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started_at = time.perf_counter()
         started = STARTERS[isolation](job, limits, out.fileno(), err.fileno())
+        grace = LAUNCHER_GRACE_S if started.own_deadline else 0.0
         try:
-            timed_out, report = _wait(started, limits.timeout_s, report_fd)
+            timed_out, report = _wait(started, limits.timeout_s + grace, report_fd)
         finally:
             _kill_group(started)
-        wall = time.perf_counter() - started_at
         try:
             ending = _ending(started, timed_out, err)
         finally:
             started.cleanup()
+        timed_out = timed_out or ending.get("timeout", False)
+        wall = time.perf_counter() - started_at
         stdout, cut_out, full_out = _read(out, limits.output_bytes)
         stderr, cut_err, full_err = _read(err, limits.output_bytes)
     returncode = ending.get("returncode", started.process.returncode)
@@ -134,8 +139,8 @@ def _ending(started: Started, timed_out: bool, stderr) -> dict:
         key, _, value = line.partition(" ")
         if key == "error" and "started" not in ending:
             raise SandboxUnavailable(f"the sandbox could not be built: {value}")
-        if key == "started":
-            ending["started"] = True
+        if key in ("started", "timeout"):
+            ending[key] = True
         elif key == "exit":
             ending["returncode"] = int(value)
         elif key == "signal":
@@ -148,11 +153,17 @@ def _ending(started: Started, timed_out: bool, stderr) -> dict:
 def _bwrap_ending(text: str, timed_out: bool, stderr) -> dict:
     """bubblewrap writes ``{"exit-code": N}`` (128 + signal for a killed guest) once the
     guest has run; without it the setup failed, and bubblewrap said why on stderr."""
-    for document in text.splitlines():
-        with contextlib.suppress(ValueError, AttributeError):
-            code = json.loads(document).get("exit-code")
-            if type(code) is int:
-                return {"returncode": -(code - 128) if 128 < code <= 128 + 64 else code}
+    documents = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            documents.append(json.loads(line))
+    facts = {key: value for document in documents if isinstance(document, dict)
+             for key, value in document.items()}
+    if type(facts.get("child-pid")) is int:  # its init outlives it by a moment
+        _wait_until_gone(facts["child-pid"], LAUNCHER_GRACE_S)
+    code = facts.get("exit-code")
+    if type(code) is int:
+        return {"returncode": -(code - 128) if 128 < code <= 128 + 64 else code}
     if timed_out:
         return {}
     stderr.seek(0)
@@ -160,6 +171,16 @@ def _bwrap_ending(text: str, timed_out: bool, stderr) -> dict:
             if line.startswith("bwrap:")]
     raise SandboxUnavailable(
         f"the sandbox could not be built: {said[-1] if said else 'bwrap failed'}")
+
+
+def _wait_until_gone(pid: int, timeout: float) -> None:
+    """bubblewrap has exited (or was killed): its init dies of the parent-death signal and
+    the kernel empties its PID namespace; wait for that, so no process outlives the run."""
+    try:
+        with _pidfd(pid) as gone:
+            select.select([gone], [], [], timeout)
+    except ProcessLookupError:
+        pass
 
 
 def _kill_group(started: Started) -> None:
