@@ -94,6 +94,14 @@ class Pipeline:
             runtime = self._runtimes[alias] = open_runtime(self.host, self.plan.models[alias])
         return runtime
 
+    def with_store(self, store: StoreOption) -> Pipeline:
+        """The same plan and runtimes, recording where ``store`` says."""
+        return Pipeline(self.plan, host=self.host, runtimes=self._runtimes, store=store)
+
+    async def open_runtimes(self) -> dict[str, Runtime]:
+        """Every model the recipe names, loaded (once per process) and ready."""
+        return await self._open_runtimes()
+
     async def _open_runtimes(self) -> dict[str, Runtime]:
         missing = [a for a in self.plan.models if a not in self._runtimes]
         for alias in missing:  # loading may block for seconds: keep the loop responsive

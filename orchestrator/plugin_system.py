@@ -67,6 +67,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ttc.plugins.server",
     "ttc.storage.plugin",
     "ttc.ui.plugin",
+    "ttc.plugins.evaluation.datasets.builtin",
+    "ttc.plugins.evaluation.plugin",
 )
 
 
