@@ -36,6 +36,29 @@ def _edit(action: Callable[..., None], *args: Any) -> None:
     bump()
 
 
+def _rebuild() -> None:
+    """The structure changed while drawing: start over with fresh widgets."""
+    bump()
+    st.rerun()
+
+
+def _edit_with_picked(action: Callable[..., None], picker_key: str, *args: Any) -> None:
+    """Like ``_edit``, with the component chosen in a picker as the last argument (read when
+    the button is clicked, not when it was drawn)."""
+    _edit(action, *args, st.session_state[picker_key])
+
+
+def _header_row() -> Any:
+    """A title with small icon buttons on its right."""
+    return st.container(horizontal=True, vertical_alignment="center", gap="small")
+
+
+def _icon_button(icon: str, key: str, help_text: str, action: Callable[..., None], *args: Any,
+                 disabled: bool = False) -> None:
+    st.button("", icon=f":material/{icon}:", key=key, help=help_text, type="tertiary",
+              disabled=disabled, on_click=_edit, args=(action, *args))
+
+
 def _sub_dict(parent: dict[str, Any], key: str) -> dict[str, Any]:
     """``parent[key]`` to edit in place; a missing one is attached only once it holds
     something, so an untouched form never adds an empty mapping to the recipe."""
@@ -92,8 +115,7 @@ def _task(data: dict[str, Any], registry: Registry) -> None:
             data.pop("task", None)
         else:
             data["task"] = chosen
-        bump()
-        return
+        _rebuild()
     if chosen in registry.tasks:
         cls = registry.task(chosen)
         params = dict(task) if isinstance(task, dict) else {"use": chosen}
@@ -128,10 +150,10 @@ def render_models(data: dict[str, Any], registry: Registry) -> None:
             st.warning(f"model `{alias}` is not a mapping: edit it as YAML.")
             continue
         with st.container(border=True):
-            head, remove = st.columns([6, 1])
-            head.markdown(f"**{alias}**")
-            remove.button("✕", key=_key("model", alias, "remove"), help=f"Remove {alias}",
-                          on_click=_edit, args=(_remove_model, data, alias))
+            with _header_row():
+                st.markdown(f"**{alias}**", width="stretch")
+                _icon_button("close", _key("model", alias, "remove"), f"Remove model {alias}",
+                             _remove_model, data, alias)
             runtime = spec.get("runtime")
             options = list(runtimes)
             if runtime not in options:
@@ -146,8 +168,7 @@ def render_models(data: dict[str, Any], registry: Registry) -> None:
             if chosen != runtime:
                 spec = {"runtime": chosen}
                 models[alias] = spec
-                bump()
-                continue
+                _rebuild()
             if model != (spec.get("model") or ""):
                 spec["model"] = model
             if chosen in registry.runtimes:
@@ -158,17 +179,16 @@ def render_models(data: dict[str, Any], registry: Registry) -> None:
                 _attach(spec, "options", options_values)
             if models[alias] is not spec and spec != {"runtime": models[alias]}:
                 models[alias] = spec
-    with st.form(_key("add-model"), clear_on_submit=True, border=False):
-        left, middle, right = st.columns([3, 3, 2], vertical_alignment="bottom")
-        alias = left.text_input("new model alias", placeholder="e.g. small")
-        runtime = middle.selectbox("runtime", runtimes,
-                                   index=runtimes.index("local") if "local" in runtimes else 0)
-        if right.form_submit_button("Add model") and alias.strip():
+    with (st.form(_key("add-model"), clear_on_submit=True, border=False),
+          st.container(horizontal=True, vertical_alignment="bottom")):
+        alias = st.text_input("new model alias", placeholder="e.g. small")
+        runtime = st.selectbox("runtime", runtimes,
+                               index=runtimes.index("local") if "local" in runtimes else 0)
+        if st.form_submit_button("Add model") and alias.strip():
             data.setdefault("models", {})
             if isinstance(data["models"], dict) and alias.strip() not in data["models"]:
                 data["models"][alias.strip()] = {"runtime": runtime}
-                bump()
-                st.rerun()
+                _rebuild()
 
 
 def _remove_model(data: dict[str, Any], alias: str) -> None:
@@ -183,7 +203,7 @@ def _component_picker(label: str, docs: list[ComponentDoc], key: str,
     names = [d.name for d in docs if only(d)]
     labels = {d.name: d.label for d in docs}
     return st.selectbox(label, names, key=key, format_func=lambda n: labels.get(n, n),
-                        label_visibility="collapsed")
+                        width="stretch")
 
 
 def render_stages(data: dict[str, Any], registry: Registry) -> None:
@@ -200,17 +220,17 @@ def _stage_list(data: dict[str, Any], stages_path: rd.Path, registry: Registry,
     docs = component_docs(registry)
     for i, stage in enumerate(stages):
         _stage(data, (*stages_path, i), stage, i, len(stages), registry, docs, depth)
-    where = "stage" if depth == 0 else "stage to this repeat block"
-    picker, add, repeat = st.columns([4, 2, 2], vertical_alignment="center")
-    with picker:
-        name = _component_picker("component", docs, _key(*stages_path, "new"))
-    add.button(f"Add {where}" if depth == 0 else "Add stage", key=_key(*stages_path, "add"),
-               on_click=_edit, args=(rd.add_stage, data, stages_path, name),
-               help="Append a stage that runs this component.")
-    if depth == 0:
-        repeat.button("Add repeat", key=_key(*stages_path, "add-repeat"), on_click=_edit,
-                      args=(rd.add_repeat, data, stages_path, name),
-                      help="Append a repeat block whose first stage runs this component.")
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        picker = _key(*stages_path, "new")
+        _component_picker("component for a new stage", docs, picker)
+        st.button("Add stage", key=_key(*stages_path, "add"), on_click=_edit_with_picked,
+                  args=(rd.add_stage, picker, data, stages_path),
+                  help="Append a stage that runs this component.")
+        if depth == 0:
+            st.button("Add repeat block", key=_key(*stages_path, "add-repeat"),
+                      on_click=_edit_with_picked, args=(rd.add_repeat, picker, data, stages_path),
+                      help="Append a repeat block whose first stage runs this component; "
+                      "set its rounds and stop condition in it.")
 
 
 def _exists(data: dict[str, Any], path: rd.Path) -> bool:
@@ -231,14 +251,14 @@ def _stage(data: dict[str, Any], path: rd.Path, stage: Any, index: int, count: i
             title += " · repeat"
         elif kind == "concurrent" or (kind == "named" and len(stage["components"]) > 1):
             title += " · concurrent"
-        head, up, down, remove = st.columns([7, 1, 1, 1])
-        head.markdown(f"**{title}**")
-        up.button("↑", key=_key(*path, "up"), disabled=index == 0, help="Move up",
-                  on_click=_edit, args=(rd.move_stage, data, path, -1))
-        down.button("↓", key=_key(*path, "down"), disabled=index == count - 1,
-                    help="Move down", on_click=_edit, args=(rd.move_stage, data, path, 1))
-        remove.button("✕", key=_key(*path, "remove"), help="Remove this stage",
-                      on_click=_edit, args=(rd.remove_stage, data, path))
+        with _header_row():
+            st.markdown(f"**{title}**", width="stretch")
+            _icon_button("arrow_upward", _key(*path, "up"), "Move up", rd.move_stage, data,
+                         path, -1, disabled=index == 0)
+            _icon_button("arrow_downward", _key(*path, "down"), "Move down", rd.move_stage,
+                         data, path, 1, disabled=index == count - 1)
+            _icon_button("close", _key(*path, "remove"), "Remove this stage", rd.remove_stage,
+                         data, path)
         if kind == "invalid":
             st.warning("This stage is not a component, a list of components or a repeat "
                        "block; the validator says why. Edit it as YAML.")
@@ -248,12 +268,12 @@ def _stage(data: dict[str, Any], path: rd.Path, stage: Any, index: int, count: i
             return
         for entry_path in list(rd.entries_path(stage, path)):
             _entry(data, entry_path, path, registry)
-        picker, add = st.columns([5, 3], vertical_alignment="center")
-        with picker:
-            name = _component_picker("concurrent component", docs, _key(*path, "concurrent"))
-        add.button("Run concurrently", key=_key(*path, "add-concurrent"),
-                   help="Add a component that runs in the same stage, at the same time.",
-                   on_click=_edit, args=(rd.add_concurrent, data, path, name))
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            picker = _key(*path, "concurrent")
+            _component_picker("component to run concurrently", docs, picker)
+            st.button("Run concurrently", key=_key(*path, "add-concurrent"),
+                      help="Add a component that runs in the same stage, at the same time.",
+                      on_click=_edit_with_picked, args=(rd.add_concurrent, picker, data, path))
 
 
 def _repeat(data: dict[str, Any], path: rd.Path, stage: dict[str, Any], registry: Registry,
@@ -283,19 +303,20 @@ def _entry(data: dict[str, Any], entry_path: rd.Path, stage_path: rd.Path,
     name = raw if isinstance(raw, str) else raw.get("use") if isinstance(raw, dict) else None
     with st.container(border=True):
         if not isinstance(name, str) or name not in registry.components:
-            head, remove = st.columns([8, 1])
-            head.warning(f"unknown component {name!r}: the validator suggests a fix; edit it "
-                         "as YAML or remove it.")
-            remove.button("✕", key=_key(*entry_path, "remove-entry"), on_click=_edit,
-                          args=(rd.remove_entry, data, entry_path, stage_path))
+            with _header_row():
+                st.warning(f"unknown component {name!r}: the validator suggests a fix; edit "
+                           "it as YAML or remove it.", width="stretch")
+                _icon_button("close", _key(*entry_path, "remove-entry"), "Remove it",
+                             rd.remove_entry, data, entry_path, stage_path)
             return
         cls = registry.component(name)
-        head, remove = st.columns([8, 1])
         doc = (cls.__doc__ or "").strip().splitlines()
-        head.markdown(f"`{name}` · {cls.kind} · {cls.effect}  \n"
-                      f"<small>{doc[0] if doc else ''}</small>", unsafe_allow_html=True)
-        remove.button("✕", key=_key(*entry_path, "remove-entry"), help=f"Remove {name}",
-                      on_click=_edit, args=(rd.remove_entry, data, entry_path, stage_path))
+        with _header_row():
+            st.markdown(f"`{name}` · {cls.kind} · {cls.effect}  \n"
+                        f"<small>{doc[0] if doc else ''}</small>", unsafe_allow_html=True,
+                        width="stretch")
+            _icon_button("close", _key(*entry_path, "remove-entry"), f"Remove {name}",
+                         rd.remove_entry, data, entry_path, stage_path)
         entry = rd.entry_dict(data, entry_path)
         if cls.uses_model:
             _model_choice(data, entry, entry_path)
@@ -341,8 +362,7 @@ def render_select(data: dict[str, Any], registry: Registry) -> None:
             data.pop("select", None)
         else:
             data["select"] = {"use": chosen}
-        bump()
-        return
+        _rebuild()
     if chosen in registry.components:
         entry = rd.entry_dict(data, ("select",))
         cls = registry.component(chosen)

@@ -228,4 +228,4 @@ def _last_run(last: dict[str, Any]) -> None:
     else:
         st.error(f"Run `{last['run_id']}` {last['status']}: {last['error']}")
     if st.button("Open the run page", key="builder.open_run"):
-        st.switch_page("pages/run.py", query_params={"run": last["run_id"]})
+        st.switch_page("page_scripts/run.py", query_params={"run": last["run_id"]})

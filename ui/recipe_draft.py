@@ -33,10 +33,14 @@ class Draft:
     source_text: str | None = None
     source_index: int = 0
     file_name: str = "recipe.yaml"
+    loaded_text: str | None = None
+    """The text this draft was loaded from: exported as is while the data is unchanged, so
+    an unedited recipe keeps every comment and validation points at its own lines."""
+    loaded_data: dict[str, Any] | None = None
 
-    def copy(self) -> Draft:
-        return Draft(copy.deepcopy(self.data), self.header, self.source_text,
-                     self.source_index, self.file_name)
+    @property
+    def edited(self) -> bool:
+        return self.loaded_text is None or self.data != self.loaded_data
 
 
 class NotAMapping(ValueError):
@@ -69,6 +73,8 @@ def load_draft(text: str, file_name: str = "recipe.yaml") -> Draft:
             draft.source_index = keys.index(SOURCE_KEY)
             data = {k: v for k, v in data.items() if k != SOURCE_KEY}
     draft.data = data
+    draft.loaded_text = text
+    draft.loaded_data = copy.deepcopy(data)
     return draft
 
 
@@ -136,7 +142,10 @@ _RecipeDumper.add_representer(str, _represent_str)
 
 
 def to_yaml(draft: Draft) -> str:
-    """The recipe as YAML text: keys in their order, ``source:`` verbatim where it was."""
+    """The recipe as YAML text: the loaded text while nothing changed, else the data with
+    keys in their order and ``source:`` verbatim where it was."""
+    if not draft.edited and draft.loaded_text is not None:
+        return draft.loaded_text
     parts: list[str] = [draft.header]
     keys = list(draft.data)
     for index, key in enumerate(keys):

@@ -93,9 +93,9 @@ def _header(run: Any, store: RunStore) -> None:
         st.error(run.error)
     left, middle, right = st.columns([2, 2, 6])
     if left.button("What-if: re-select…", key="run.whatif"):
-        st.switch_page("pages/whatif.py", query_params={"run": run.id})
+        st.switch_page("page_scripts/whatif.py", query_params={"run": run.id})
     if run.replay_of and middle.button("Open the replayed run", key="run.source"):
-        st.switch_page("pages/run.py", query_params={"run": run.replay_of})
+        st.switch_page("page_scripts/run.py", query_params={"run": run.replay_of})
     right.download_button("Export JSON", key="run.export",
                           data=json.dumps(store.export_run(run.id), indent=1, default=str),
                           file_name=f"{run.id}.json", mime="application/json")
@@ -311,4 +311,4 @@ def _recipe(run: Any) -> None:
         from ttc.ui.builder_page import apply_text
 
         apply_text(run.recipe_text, f"{run.recipe_name}.yaml")
-        st.switch_page("pages/builder.py")
+        st.switch_page("page_scripts/builder.py")

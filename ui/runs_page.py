@@ -81,21 +81,18 @@ def _row(run: Any) -> dict[str, Any]:
 
 
 def _filters(store: RunStore) -> RunFilters:
-    recipe_column, status_column, dates_column, text_column = st.columns([2, 2, 2, 3])
+    recipe_column, status_column, since_column, until_column, text_column = st.columns(
+        [2, 2, 2, 2, 3])
     recipe = recipe_column.selectbox("recipe", [None, *store.recipe_names()],
                                      key="runs.recipe",
                                      format_func=lambda v: "(any)" if v is None else v)
     status = status_column.selectbox("status", [None, *STATUSES], key="runs.status",
                                      format_func=lambda v: "(any)" if v is None else v)
-    days = dates_column.date_input("started between", value=(), key="runs.dates",
-                                   format="YYYY-MM-DD")
+    since = since_column.date_input("started from", value=None, key="runs.since",
+                                    format="YYYY-MM-DD")
+    until = until_column.date_input("started until (incl.)", value=None, key="runs.until",
+                                    format="YYYY-MM-DD")
     text = text_column.text_input("question or answer contains", key="runs.text")
-    since = until = None
-    if isinstance(days, (tuple, list)):
-        since = days[0] if len(days) > 0 else None
-        until = days[1] if len(days) > 1 else since
-    elif isinstance(days, date):
-        since = until = days
     return RunFilters(recipe, status, since, until, text.strip() or None)
 
 
@@ -106,7 +103,8 @@ def first_screen(store: RunStore) -> None:
             "Builder.")
     demo = demo_recipe()
     if demo is None:
-        st.page_link("pages/builder.py", label="Open the Builder", icon="🛠️")
+        st.page_link("page_scripts/builder.py", label="Open the Builder",
+                     icon=":material/construction:")
         return
     st.code(demo.read_text(encoding="utf-8"), language="yaml")
     question = st.text_input("Question", value=DEMO_QUESTION, key="runs.demo_question")
@@ -115,5 +113,6 @@ def first_screen(store: RunStore) -> None:
         run_recipe(demo.read_text(encoding="utf-8"), demo.name, question.strip(), store)
     last = st.session_state.get(LAST_RUN_KEY)
     if last and st.button(f"Open run {last['run_id']}", key="runs.demo_open"):
-        st.switch_page("pages/run.py", query_params={"run": last["run_id"]})
-    st.page_link("pages/builder.py", label="Or compose a recipe in the Builder", icon="🛠️")
+        st.switch_page("page_scripts/run.py", query_params={"run": last["run_id"]})
+    st.page_link("page_scripts/builder.py", label="Or compose a recipe in the Builder",
+                 icon=":material/construction:")

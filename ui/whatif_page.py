@@ -157,7 +157,7 @@ def _side_by_side(store: RunStore, run: Any, outcome: Outcome) -> None:
         if new is not None:
             _winner_panel("What-if", new)
             if st.button("Open the what-if run", key="whatif.open"):
-                st.switch_page("pages/run.py", query_params={"run": new.id})
+                st.switch_page("page_scripts/run.py", query_params={"run": new.id})
 
 
 def _winner_panel(title: str, run: Any) -> None:

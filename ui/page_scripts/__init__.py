@@ -1,2 +1,3 @@
-"""Streamlit page scripts: run by Streamlit (see ``ttc/ui/app.py``), never imported. Each one
-only calls the ``render`` of its page module."""
+"""Streamlit page scripts, run by Streamlit (see ``ttc/ui/app.py``) and never imported; each
+only calls its page module's ``render``. The folder is not named ``pages``: Streamlit would
+also list that folder's files as pages of their own."""
