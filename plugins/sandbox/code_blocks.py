@@ -31,28 +31,33 @@ def extract_code(text: str, defines: Sequence[str] = ()) -> str:
     picked = set(chosen)
     for index in chosen:
         picked |= _helpers(blocks, defined, index)
-    return "\n\n".join(blocks[i].rstrip("\n") + "\n" for i in sorted(picked))
+    return "\n".join(blocks[i].rstrip("\n") + "\n" for i in sorted(picked))
 
 
 def called_names(tests: Iterable[str]) -> tuple[str, ...]:
-    """Names the tests call but do not define themselves or get from builtins or imports,
-    in order of first use: ``assert add(2, 3) == 5`` -> ``("add",)``."""
-    called: dict[str, None] = {}
+    """The names tests expect the code to define, in order of first use: names they call
+    or pass along (``check(candidate)``) without binding them, importing them or getting
+    them from builtins. ``assert add(2, 3) == 5`` -> ``("add",)``."""
+    used: dict[str, None] = {}
     bound: set[str] = set()
     for test in tests:
         try:
             tree = ast.parse(test)
         except SyntaxError:
             continue
+        names = []
         for node in ast.walk(tree):
             bound |= _bound_by(node)
             if isinstance(node, ast.arg):
                 bound.add(node.arg)
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                bound.add(node.id)
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                called.setdefault(node.func.id)
-    return tuple(name for name in called if name not in bound and not hasattr(builtins, name))
+            elif isinstance(node, ast.Name):
+                if isinstance(node.ctx, ast.Store):
+                    bound.add(node.id)
+                else:
+                    names.append(node)
+        for node in sorted(names, key=lambda n: (n.lineno, n.col_offset)):
+            used.setdefault(node.id)
+    return tuple(name for name in used if name not in bound and not hasattr(builtins, name))
 
 
 def _last(defined: list[set[str]], name: str) -> int | None:

@@ -206,7 +206,9 @@ def main() -> None:
     if hook:
         guard.install_audit_hook(os.getcwd())
     run(tests, worker, names, report)
-    # no wait for the worker: when we exit, the sandbox's init exits and the kernel kills it
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # no wait for the worker: the sandbox's init exits, the kernel kills it
 
 
 main()

@@ -312,6 +312,7 @@ def main() -> None:
         else:
             os.kill(pid, SIGKILL)
     os.waitpid(pid, 0)
+    os._exit(0)  # nothing to flush; skipping the interpreter's shutdown saves milliseconds
 
 
 main()
