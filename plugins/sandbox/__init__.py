@@ -1,8 +1,14 @@
-"""Run untrusted (model-written) Python in a separate, limited process — never in ttc's.
+"""Run untrusted (model-written) Python in a kernel-isolated sandbox -- never in ttc's
+process, never with ttc's view of the machine.
 
-Layers, each applied where the system allows it: a new network namespace (no interfaces;
-needs root), an unprivileged user (``nobody``; needs root), resource limits (CPU seconds,
-address space, processes, file size), a fresh temporary working folder, an audit hook that
-refuses sockets, process creation, ctypes and writes outside the folder, a wall-clock
-timeout that kills the whole process group, and capped output. See ``run.run_python``.
+``run.run_python`` runs a program and returns its output; ``code_tests.run_tests`` runs code
+against test statements and returns a verdict per test, decided by a harness process the
+tested code cannot reach; ``code_blocks.extract_code`` finds the code in a reply. Without
+kernel isolation (user namespaces or bubblewrap) nothing runs: ``SandboxUnavailable`` says
+what to install. The threat model, layer by layer: docs/sandbox.md.
+
+Host side: ``run.py`` (wait, collect, status), ``isolation.py`` (which backend),
+``backends.py`` (how each starts), ``job.py`` (what runs). Inside the sandbox, stdlib only:
+``launcher.py`` (builds the namespaces), ``guard.py`` (rlimits, audit hook, runs the code),
+``harness.py`` / ``worker.py`` / ``wire.py`` (unit tests).
 """

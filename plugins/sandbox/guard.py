@@ -73,7 +73,7 @@ def install_audit_hook(folder: str) -> None:
     sys.addaudithook(hook)
 
 
-def load(code_file: str) -> dict:
+def load(code_file: str) -> tuple[object, dict]:
     """A fresh ``__main__`` module for the code (not this script's, whose globals would
     otherwise be the code's)."""
     with open(code_file, encoding="utf-8") as handle:
@@ -97,7 +97,6 @@ def main() -> None:
     code, namespace = load(code_file)
     if hook:
         install_audit_hook(os.getcwd())
-    del limits, code_file
     if mode == "serve":
         worker.serve(channel, code, namespace)
     else:

@@ -19,193 +19,57 @@ calling it asks the worker over a pipe and gets back data (see ``wire.py``). So:
 Verdicts go out one line per test as soon as each is known: ``[index, passed, error]``.
 
 argv: harness.py LIMITS CODE_FILE TESTS_FD REPORT_FD
+(``remote.py`` holds the stand-ins for the tested code and the tests' namespace.)
 """
 
-import builtins
-import ctypes
-import json
 import os
-import signal
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I left it out
-import guard
-import wire
-
 PR_SET_DUMPABLE = 4
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-class RemoteError(Exception):
-    """The tested code raised an exception that is not a built-in one."""
-
-
-class WorkerGone(Exception):
-    """The tested code's process ended or broke the protocol; its functions are gone."""
-
-
-class Worker:
-    """The tested code's process, seen from here."""
-
-    def __init__(self, code_file: str, limits: str) -> None:
-        to_worker = os.pipe()
-        from_worker = os.pipe()
-        for fd in (to_worker[0], from_worker[1]):
-            os.set_inheritable(fd, True)
-        argv = [sys.executable, "-I", "-S", "-B", guard.__file__, limits, "serve", code_file,
-                str(to_worker[0]), str(from_worker[1])]
-        self.pid = os.posix_spawn(sys.executable, argv, dict(os.environ))
-        os.close(to_worker[0])
-        os.close(from_worker[1])
-        self.channel = wire.Channel(from_worker[0], to_worker[1])
-        self.broken = ""
-
-    def start(self) -> dict[str, str] | None:
-        """Let the worker load the code: its global names, each ``module NAME`` or
-        ``other``; None when the code did not load."""
-        try:
-            self.channel.send("go")
-            names = self.channel.receive()["names"]
-            if all(type(k) is str and type(v) is str for k, v in names.items()):
-                return names
-        except (OSError, EOFError, wire.ProtocolError, TypeError, KeyError, AttributeError):
-            pass
-        return None
-
-    def ask(self, *request):
-        if self.broken:
-            raise WorkerGone(self.broken)
-        try:
-            self.channel.send(list(request))
-            reply = self.channel.receive()
-            if type(reply) is not list or not reply or reply[0] not in ("ok", "raise"):
-                raise wire.ProtocolError("unknown reply")
-            if reply[0] == "ok":
-                return wire.decode(reply[1], self.remote)
-            name, message = str(reply[1]), str(reply[2])
-        except (OSError, EOFError):
-            self.broken = "the tested code's process has exited"
-            raise WorkerGone(self.broken) from None
-        except (wire.ProtocolError, IndexError) as error:
-            self.broken = f"the tested code's process broke the protocol ({error})"
-            raise WorkerGone(self.broken) from None
-        raise _exception(name, message)
-
-    def remote(self, index: int, type_name: str) -> "Remote":
-        return Remote(self, index, type_name)
-
-    def stop(self) -> int:
-        os.close(self.channel.write_fd)
-        return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
-
-
-def _exception(name: str, message: str) -> BaseException:
-    kind = getattr(builtins, name, None)
-    if isinstance(kind, type) and issubclass(kind, Exception):
-        try:
-            return kind(message)
-        except Exception:
-            pass
-    return RemoteError(f"{name}: {message}")
-
-
-def _refuse(self, *_args):
-    raise TypeError(f"{self!r} is an object of the tested code; tests compare data (numbers,"
-                    " strings, lists, ...) that it returns, not its objects")
-
-
-class Remote:
-    """Stands for an object that stays in the tested code's process."""
-
-    __slots__ = ("_index", "_type", "_worker")
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = _refuse
-    __hash__ = object.__hash__
-
-    def __init__(self, worker: Worker, index: int, type_name: str) -> None:
-        object.__setattr__(self, "_worker", worker)
-        object.__setattr__(self, "_index", index)
-        object.__setattr__(self, "_type", type_name)
-
-    def __repr__(self) -> str:
-        return f"<{self._type} of the tested code>"
-
-    def __call__(self, *args, **kwargs):
-        return self._worker.ask("call", self._index, wire.encode(list(args), _own),
-                                wire.encode(kwargs, _own))
-
-    def __getattr__(self, name: str):
-        return self._worker.ask("attr", self._index, name)
-
-    def __getitem__(self, key):
-        return self._worker.ask("item", self._index, wire.encode(key, _own))
-
-    def __contains__(self, value) -> bool:
-        return bool(self._worker.ask("contains", self._index, wire.encode(value, _own)))
-
-    def __len__(self) -> int:
-        return self._worker.ask("len", self._index)
-
-    def __iter__(self):
-        return iter(self._worker.ask("iter", self._index))
-
-    def __str__(self) -> str:
-        return self._worker.ask("str", self._index)
-
-
-def _own(value) -> int:
-    """Send a reference back to the tested code (``merge(a, b)`` with two of its objects);
-    anything else that is not data cannot cross."""
-    if isinstance(value, Remote):
-        return value._index
-    raise TypeError(f"{type(value).__name__} objects cannot be sent to the tested code")
-
-
-class Namespace(dict):
-    """Where tests run: their own names, then (for names they did not bind) the tested
-    code's, except that builtins stay builtins and a module the code imported is imported
-    here instead."""
-
-    def __init__(self, worker: Worker, names: dict[str, str]) -> None:
-        super().__init__(__name__="__test__", __builtins__=builtins)
-        self.worker, self.names = worker, names
-
-    def __missing__(self, name: str):
-        if name not in self.names or hasattr(builtins, name):
-            raise KeyError(name)
-        kind, _, module = self.names[name].partition(" ")
-        value = __import__(module) if kind == "module" else self.worker.ask("get", name)
-        self[name] = value
-        return value
-
-
-def run(tests: list[str], worker: Worker, names: dict[str, str], report: int) -> None:
-    namespace = Namespace(worker, names)
-    for index, source in enumerate(tests):
-        try:
-            exec(compile(source, f"<test {index + 1}>", "exec"), namespace)
-            verdict = [index, True, ""]
-        except BaseException as error:  # a failing test must not stop the others
-            verdict = [index, False, (type(error).__name__ + ": " + str(error))[:200]]
-        os.write(report, (json.dumps(verdict) + "\n").encode())
+def spawn_worker(limits: str, code_file: str, private: tuple[int, ...]) -> tuple[int, int, int]:
+    """Start the tested code's process (it waits for our go before loading the code); its
+    pid and our ends of the two pipes. It inherits none of the ``private`` descriptors."""
+    for fd in private:
+        os.set_inheritable(fd, False)
+    to_worker, from_worker = os.pipe(), os.pipe()
+    for fd in (to_worker[0], from_worker[1]):
+        os.set_inheritable(fd, True)
+    argv = [sys.executable, "-I", "-S", "-B", f"{HERE}/guard.py", limits, "serve", code_file,
+            str(to_worker[0]), str(from_worker[1])]
+    pid = os.posix_spawn(sys.executable, argv, dict(os.environ))
+    os.close(to_worker[0])
+    os.close(from_worker[1])
+    return pid, from_worker[0], to_worker[1]
 
 
 def main() -> None:
     limits, code_file, tests_fd, report = sys.argv[1:]
     tests_fd, report = int(tests_fd), int(report)
-    for fd in (tests_fd, report):
-        os.set_inheritable(fd, False)  # the worker must not inherit them
-    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    worker = Worker(code_file, limits)
+    # First thing: the worker's interpreter starts while we import what we need below.
+    spawned = spawn_worker(limits, code_file, (tests_fd, report))
+    import ctypes
+    import json
+
+    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # before the code can run
+    sys.path.insert(0, HERE)  # -I left it out
+    import guard
+    import remote
+
+    sys.path.pop(0)
     with os.fdopen(tests_fd, "rb") as handle:
         tests = json.loads(handle.read())
     hook = guard.apply_limits(limits)
+    worker = remote.Worker(*spawned)
     names = worker.start()
     if names is None:
         code = worker.stop()  # the code did not load: its traceback is on stderr
         sys.exit(code if code > 0 else 1)
     if hook:
         guard.install_audit_hook(os.getcwd())
-    run(tests, worker, names, report)
+    remote.run(tests, worker, names, report)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # no wait for the worker: the sandbox's init exits, the kernel kills it

@@ -45,7 +45,8 @@ def python_job(code: str, limits: SandboxLimits) -> Job:
 
 
 def tests_job(code: str, limits: SandboxLimits, tests_fd: int, report_fd: int) -> Job:
-    files = {name: script(name) for name in ("harness.py", "guard.py", "worker.py", "wire.py")}
+    files = {name: script(name)
+             for name in ("harness.py", "remote.py", "guard.py", "worker.py", "wire.py")}
     files["solution.py"] = code.encode()
     return Job("harness.py", (limits_arg(limits), "{sandbox}/solution.py", str(tests_fd),
                               str(report_fd)), files, (tests_fd, report_fd))

@@ -26,8 +26,8 @@ class SandboxLimits(BaseModel):
     """RLIMIT_NPROC: processes of the sandbox user at once (its own user namespace, so
     other sandboxes and ttc's threads do not count)."""
     disk_mb: int = Field(default=16, ge=1, le=4096)
-    """Size of the writable work folder (a tmpfs, so it is memory; also capped at 256
-    files per MiB)."""
+    """Size of the writable work folder, a tmpfs (so it is memory); with the namespaces
+    backend also at most 256 files per MiB."""
     isolation: Isolation = "auto"
     """``auto``: kernel isolation, Linux namespaces made by ttc's launcher where user
     namespaces work, else bubblewrap, else ``SandboxUnavailable`` saying what to install
