@@ -23,17 +23,18 @@ MIN_SECRET = 8
 as URL userinfo are masked whatever their length."""
 
 _URL_USERINFO = re.compile(
-    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#\"'<>\\]+)@")
+    r"(?P<scheme>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*+://)(?P<userinfo>[^\s/?#\"'<>\\]+)@")
 """``scheme://user:password@host``: greedy up to the authority's last ``@`` (a password may
-hold an unencoded ``@``), never past a ``/``, a space or a quote."""
+hold an unencoded ``@``), never past a ``/``, a space or a quote. A scheme starts only where
+a run of scheme characters starts, so a long run is scanned once, not once per character."""
 _HEADER = re.compile(
-    r"(?P<key>\b(?:proxy-)?authorization|\b[\w-]*?api[_-]?key|\bapi\s+key\s+provided)"
+    r"(?P<key>authorization|api[_-]?key|api\s+key\s+provided)"
     r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
     r"(?P<scheme>(?:bearer|basic|token)\s+)?(?P<value>[^\s\"',;}\]]+)",
     re.IGNORECASE,
 )
 """Header-like ``Authorization: Bearer …``, ``x-api-key: …`` and a server's echo ``Incorrect
-API key provided: …``."""
+API key provided: …`` (literal names, no open-ended prefix: linear time on any text)."""
 _BEARER = re.compile(r"\b(?P<scheme>Bearer)\s+(?P<value>(?=\S*\d)[A-Za-z0-9._~+/=-]{16,})")
 """A bearer token in free text (16 characters or more, with a digit: not ``Bearer bonds``)."""
 _AUTH_SCHEME = re.compile(r"^\s*(?:bearer|basic|token)\s+(?P<value>\S+)", re.IGNORECASE)
