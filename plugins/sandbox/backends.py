@@ -118,10 +118,10 @@ def start_bwrap(job: Job, limits: SandboxLimits, stdout: int, stderr: int) -> St
              for name, content in job.files.items()}
     files |= {f"/etc/{name}": _memfd(name, content)
               for name, content in etc_files(work).items()}
-    argv = ["bwrap", "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net",
-            "--unshare-uts", "--unshare-cgroup-try", "--disable-userns",
-            "--uid", str(SANDBOX_USER), "--gid", str(SANDBOX_USER), "--hostname", "sandbox",
-            "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    argv = [shutil.which("bwrap") or "bwrap", "--unshare-user", "--unshare-ipc",
+            "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+            "--disable-userns", "--uid", str(SANDBOX_USER), "--gid", str(SANDBOX_USER),
+            "--hostname", "sandbox", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     for path in SYSTEM_DIRS:
         if os.path.islink(path):
             argv += ["--symlink", os.readlink(path), path]

@@ -36,7 +36,7 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 KEPT_FLAGS = 1 | 2 | 4 | 8 | 16 | 64 | 1024 | 2048 | 4096  # statvfs ST_* bits equal MS_* bits
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
-SIGKILL, SIGINT, SIG_IGN = 9, 2, 1
+SIGKILL, SIGINT, SIG_DFL, SIG_IGN = 9, 2, 0, 1
 PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "loongarch64": 41,
               "ppc64le": 203, "ppc64": 203, "s390x": 217, "i686": 217, "armv7l": 218}
 SYSTEM = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
@@ -208,6 +208,7 @@ def start_guest(config: dict) -> int:
         os.setresuid(SANDBOX_ID, SANDBOX_ID, SANDBOX_ID)
         prctl(PR_SET_NO_NEW_PRIVS, 1)
         prctl(PR_SET_PDEATHSIG, SIGKILL)  # a credential change cleared it
+        libc.signal(SIGINT, SIG_DFL)  # an ignored signal would stay ignored across exec
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
         keep = sorted({0, 1, 2, *config["keep_fds"]})

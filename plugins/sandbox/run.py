@@ -60,10 +60,13 @@ def run_job(job: Job, limits: SandboxLimits, report_fd: int | None = None,
         started_at = time.perf_counter()
         started = STARTERS[isolation](job, limits, out.fileno(), err.fileno())
         grace = LAUNCHER_GRACE_S if started.own_deadline else 0.0
+        report = bytearray()
         try:
-            timed_out, report = _wait(started, limits.timeout_s + grace, report_fd)
+            timed_out = _wait(started, limits.timeout_s + grace, report_fd, report)
         finally:
             _kill_group(started)
+        if report_fd is not None:
+            _finish(report_fd, report)
         try:
             ending = _ending(started, timed_out, err)
         finally:
@@ -77,13 +80,14 @@ def run_job(job: Job, limits: SandboxLimits, report_fd: int | None = None,
     if status == "error" and (full_out or full_err or "File too large" in stderr):
         status = "output_limit"  # Python ignores SIGXFSZ: the write fails with EFBIG
     return (SandboxResult(status, returncode, stdout, stderr, wall, cut_out or cut_err,
-                          isolation), report)
+                          isolation), bytes(report))
 
 
-def _wait(started: Started, timeout: float, report_fd: int | None) -> tuple[bool, bytes]:
-    """Wait for the process (a pidfd wakes us the moment it exits), reading the report."""
+def _wait(started: Started, timeout: float, report_fd: int | None, report: bytearray
+          ) -> bool:
+    """Wait for the process (a pidfd wakes us the moment it exits), reading the report
+    meanwhile; True when the time ran out."""
     deadline = time.monotonic() + timeout
-    report = bytearray()
     watched = [fd for fd in (report_fd,) if fd is not None]
     with _pidfd(started.process.pid) as exited:
         while (remaining := deadline - time.monotonic()) > 0:
@@ -91,11 +95,8 @@ def _wait(started: Started, timeout: float, report_fd: int | None) -> tuple[bool
             if watched and watched[0] in ready and not _drain(watched[0], report):
                 watched.clear()
             if exited in ready:
-                break
-        else:
-            return True, _finish(report, report_fd)
-    started.process.wait()
-    return False, _finish(report, report_fd)
+                return False
+    return True
 
 
 @contextlib.contextmanager
@@ -115,14 +116,12 @@ def _drain(fd: int, into: bytearray) -> bool:
     return bool(chunk)
 
 
-def _finish(report: bytearray, report_fd: int | None) -> bytes:
+def _finish(report_fd: int, report: bytearray) -> None:
     """Whatever is left in the pipe, without waiting for writers that may never close it."""
-    if report_fd is not None:
-        os.set_blocking(report_fd, False)
-        with contextlib.suppress(BlockingIOError):
-            while _drain(report_fd, report):
-                pass
-    return bytes(report)
+    os.set_blocking(report_fd, False)
+    with contextlib.suppress(BlockingIOError):
+        while _drain(report_fd, report):
+            pass
 
 
 def _ending(started: Started, timed_out: bool, stderr) -> dict:
