@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from ttc.component import Effect
 from ttc.registry import Registry
 
+KIND_ORDER = ("generator", "critic", "ranker", "fuser", "verifier", "scorer", "refiner",
+              "controller", "selector")
+"""Kinds in the order a recipe usually uses them; kinds a plugin adds come after, by name."""
+
 
 @dataclass(frozen=True, slots=True)
 class ComponentDoc:
@@ -31,7 +35,7 @@ class ComponentDoc:
 
 
 def component_docs(registry: Registry) -> list[ComponentDoc]:
-    """Every registered component, sorted by kind then name."""
+    """Every registered component, by kind (``KIND_ORDER``) then name."""
     docs = []
     for name, entry in registry.components.items():
         cls = entry.obj
@@ -39,7 +43,11 @@ def component_docs(registry: Registry) -> list[ComponentDoc]:
         docs.append(ComponentDoc(name, cls.kind, str(cls.effect), cls.uses_model,
                                  cls.needs_candidates, doc.splitlines()[0] if doc else "", doc,
                                  entry.plugin))
-    return sorted(docs, key=lambda d: (d.kind, d.name))
+    return sorted(docs, key=lambda d: (_kind_rank(d.kind), d.kind, d.name))
+
+
+def _kind_rank(kind: str) -> int:
+    return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
 
 
 def by_kind(docs: list[ComponentDoc]) -> dict[str, list[ComponentDoc]]:

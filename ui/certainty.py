@@ -97,7 +97,7 @@ def heat_map_html(pieces: Sequence[str], values: list[float], metric: Metric) ->
     lowest = least_sure(values, metric.higher_is_surer)
     spans = []
     for i, (piece, value, share) in enumerate(zip(pieces, values, shares, strict=True)):
-        alpha = round(0.85 * (1 - share), 3)
+        alpha = round(0.6 * (1 - share), 3)
         outline = "outline:2px solid #111;" if i == lowest else ""
         shown = html.escape(piece).replace("\n", "⏎<br>") if piece else "·"
         spans.append(

@@ -6,7 +6,8 @@ from pathlib import Path
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 
-CRITIC_RESPONSE = "Strengths: it answers directly.\nWeaknesses: no working shown."
+CRITIQUE_OF_4 = "Strengths: four is right.\nWeaknesses: no working shown."
+CRITIQUE_OF_5 = "Strengths: it is short.\nWeaknesses: five is wrong."
 
 SCRIPTED_RECIPE = f"""\
 name: scripted-critic
@@ -18,8 +19,10 @@ models:
       responses: ['The answer is 4', 'The answer is 5', 'The answer is 4']
       rotate_by_seed: true
       rules:
-        - contains: careful reviewer
-          responses: [{CRITIC_RESPONSE!r}]
+        - contains: "Response:\\nThe answer is 4"
+          responses: [{CRITIQUE_OF_4!r}]
+        - contains: "Response:\\nThe answer is 5"
+          responses: [{CRITIQUE_OF_5!r}]
 task: number
 seed: 3
 stages:
