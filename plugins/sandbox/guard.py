@@ -1,6 +1,6 @@
 """Runs inside the sandbox, in the guest's interpreter: applies the rlimits, installs the
-policy audit hook, then runs the code -- as ``__main__`` (``run``), or as a module whose
-functions the test harness calls over a pipe (``serve``, see ``worker.py``). Stdlib only.
+policy audit hook, then runs the code as ``__main__``. The unit-test worker (``worker.py``)
+uses the same steps. Stdlib only.
 
 The rlimits are kernel-enforced once set (a process may lower, never raise, its hard
 limits). The audit hook is a courtesy: it refuses sockets, new processes, ctypes, signals
@@ -8,7 +8,6 @@ and writes outside the work folder with a clear message, but it lives in the pro
 guards, so code can switch it off; the namespaces around the process are the boundary.
 
 argv: guard.py LIMITS run CODE_FILE
-      guard.py LIMITS serve CODE_FILE READ_FD WRITE_FD
 LIMITS: "cpu_s,memory_bytes,file_bytes,processes,hook" (hook: 1 or 0)
 """
 
@@ -86,21 +85,12 @@ def load(code_file: str) -> tuple[object, dict]:
 
 
 def main() -> None:
-    limits, mode, code_file, *fds = sys.argv[1:]
-    if mode == "serve":
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        import worker  # before the hook and the limits: the code must not shadow it
-
-        sys.path.pop(0)
-        channel = worker.wait_for_harness(int(fds[0]), int(fds[1]))
+    limits, _mode, code_file = sys.argv[1:]
     hook = apply_limits(limits)
     code, namespace = load(code_file)
     if hook:
         install_audit_hook(os.getcwd())
-    if mode == "serve":
-        worker.serve(channel, code, namespace)
-    else:
-        exec(code, namespace)
+    exec(code, namespace)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ process; stdlib only. Why it is built this way: ``harness.py``."""
 import builtins
 import json
 import os
+import select
 
 import wire
 
@@ -26,10 +27,9 @@ class Worker:
         self.broken = ""
 
     def start(self) -> dict[str, str] | None:
-        """Let the worker load the code: its global names, each ``module NAME`` or
+        """Wait for the worker to load the code: its global names, each ``module NAME`` or
         ``other``; None when the code did not load."""
         try:
-            self.channel.send("go")
             names = self.channel.receive()["names"]
             if all(type(k) is str and type(v) is str for k, v in names.items()):
                 return names
@@ -59,8 +59,17 @@ class Worker:
     def remote(self, index: int, type_name: str) -> "Remote":
         return Remote(self, index, type_name)
 
-    def stop(self) -> int:
+    def stop(self, grace_s: float | None = None) -> int | None:
+        """Close the pipe (the worker then flushes its output and exits); its exit code,
+        or None if it is still running after ``grace_s`` seconds."""
         os.close(self.channel.write_fd)
+        if grace_s is not None:
+            exited = os.pidfd_open(self.pid)
+            try:
+                if not select.select([exited], [], [], grace_s)[0]:
+                    return None
+            finally:
+                os.close(exited)
         return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
 
 

@@ -1,20 +1,43 @@
 """The tested code's side of a unit-test run: load the code, then answer the harness's
-requests (call this, get that attribute...) with data. Runs inside the sandbox, in the
-same process as the tested code, so nothing here is trusted: the harness decides every
-verdict from the data it receives (see ``harness.py``). Stdlib only."""
+requests (call this, get that attribute...) with data. Runs inside the sandbox, in a
+process forked from the harness, which is the tested code's from the moment it loads, so
+nothing here is trusted: the harness decides every verdict from the data it receives (see
+``harness.py``). Stdlib only."""
 
+import contextlib
 import os
+import sys
 
+import guard
 import wire
 
 
-def wait_for_harness(read_fd: int, write_fd: int) -> wire.Channel:
-    """Block until the harness says go: it first makes itself unreachable (not dumpable),
-    and the code must not run before that."""
-    channel = wire.Channel(read_fd, write_fd)
-    if channel.receive() != "go":
-        os._exit(3)
-    return channel
+def run(limits: str, code_file: str, read_fd: int, write_fd: int) -> None:
+    """The worker's whole life (it never returns into the harness's code): keep only stdio
+    and the two pipes, limits and audit hook as for ``run_python``, load the code, serve.
+    Ends like an interpreter would: SystemExit's code, 1 and a traceback on any other
+    exception."""
+    try:
+        keep = sorted({0, 1, 2, read_fd, write_fd})
+        for low, high in zip(keep, [*keep[1:], 1 << 20], strict=True):
+            os.closerange(low + 1, high)  # the tests and the report stay the harness's
+        hook = guard.apply_limits(limits)
+        code, namespace = guard.load(code_file)
+        if hook:
+            guard.install_audit_hook(os.getcwd())
+        serve(wire.Channel(read_fd, write_fd), code, namespace)
+        status = 0
+    except SystemExit as exit:
+        status = exit.code if isinstance(exit.code, int) else 1
+        if exit.code is not None and not isinstance(exit.code, int):
+            print(exit.code, file=sys.stderr)
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):  # the code may have replaced them
+            stream.flush()
+    os._exit(status)
 
 
 def serve(channel: wire.Channel, code, namespace: dict) -> None:

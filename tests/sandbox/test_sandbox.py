@@ -227,3 +227,16 @@ def test_the_code_cannot_shadow_builtins_for_the_tests():
     outcome = run_tests(code, ["assert len([1]) == 1", "assert math.floor(add(0.5, 1)) == 1",
                                "assert add(1, 1) == 2"], FAST)
     assert outcome.passed == (True, True, True)
+
+
+def test_what_the_tested_code_prints_is_kept():
+    code = "print('loaded')\ndef f():\n    print('called')\n    return 1\n"
+    outcome = run_tests(code, ["assert f() == 1"], FAST)
+    assert outcome.passed == (True,)
+    assert outcome.run.stdout.split() == ["loaded", "called"]
+
+
+def test_code_that_breaks_off_while_loading_fails_every_test_and_says_so():
+    outcome = run_tests("import os\nos._exit(0)\n", ["assert True", "assert 1 == 1"], FAST)
+    assert outcome.passed == (False, False)
+    assert "broke off before the tests" in outcome.errors[0]
