@@ -256,11 +256,11 @@ class ComponentContext:
 
     def _account(self, usage: StageUsage, kind: str, response: tuple) -> None:
         usage.calls += 1
-        for item in response:
-            usage.prompt_tokens += item.prompt_tokens
-            usage.cached_tokens += item.cached_tokens
-            if kind == "generate":
-                usage.completion_tokens += len(item.token_ids)
+        prompt, cached = _prompt_usage(kind, response)
+        usage.prompt_tokens += prompt
+        usage.cached_tokens += cached
+        if kind == "generate":
+            usage.completion_tokens += sum(len(item.token_ids) for item in response)
 
     def _failed(self, usage: StageUsage, kind: str, alias: str | None, runtime: Runtime,
                 fp: str, request: Any, exc: BaseException, started: float, attempt: int) -> None:
@@ -287,12 +287,23 @@ class ComponentContext:
             error=error,
             latency=latency,
             attempt=attempt,
-            prompt_tokens=sum(i.prompt_tokens for i in items),
-            cached_tokens=sum(i.cached_tokens for i in items),
+            prompt_tokens=_prompt_usage(kind, items)[0],
+            cached_tokens=_prompt_usage(kind, items)[1],
             completion_tokens=sum(len(i.token_ids) for i in items) if kind == "generate" else 0,
             replayed=replayed,
         )
         self.run_ctx.fire("ttc_model_called", call=call)
+
+
+def _prompt_usage(kind: str, response: Sequence[Any]) -> tuple[int, int]:
+    """Prompt and cached prompt tokens of one call. The n samples of a generate call share
+    one prompt, read (and billed, by APIs that take ``n``) once: the first completion's
+    counts; a score call's requests each have their own prompt."""
+    if not response:
+        return 0, 0
+    if kind == "generate":
+        return response[0].prompt_tokens, response[0].cached_tokens
+    return (sum(i.prompt_tokens for i in response), sum(i.cached_tokens for i in response))
 
 
 def _describe(exc: BaseException) -> str:

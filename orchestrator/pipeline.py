@@ -15,7 +15,8 @@ from ttc.events import RunInfo
 from ttc.executor import Executor
 from ttc.plugin_system import PluginHost, default_host
 from ttc.recipe.compile import load_recipe, recipe_from_dict, recipe_hash
-from ttc.recipe.plan import ModelBinding, Plan
+from ttc.recipe.plan import ModelBinding, Plan, check_seed
+from ttc.recipe.yaml_source import MAX_CHARS
 from ttc.result import RunResult
 from ttc.runtime import Runtime
 from ttc.state import Task
@@ -63,13 +64,23 @@ class Pipeline:
     def from_yaml(cls, path: str | Path, **kwargs: Any) -> Pipeline:
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            with path.open("rb") as handle:  # never read more than a recipe may hold
+                data = handle.read(4 * MAX_CHARS + 1)
+            if len(data) > 4 * MAX_CHARS:
+                raise RecipeError([RecipeIssue(
+                    f"the recipe file is larger than {4 * MAX_CHARS:,} bytes",
+                    "a recipe is a few kilobytes; check that this is the right file",
+                    str(path))])
+            text = data.decode("utf-8")
         except FileNotFoundError:
             raise RecipeError([RecipeIssue("no such recipe file", "check the path", str(path))]
                               ) from None
         except UnicodeDecodeError as exc:
             raise RecipeError([RecipeIssue(f"the recipe is not UTF-8 text ({exc.reason})",
                                            "save it as UTF-8", str(path))]) from None
+        except IsADirectoryError:
+            raise RecipeError([RecipeIssue("the recipe path is a folder", "give a .yaml file",
+                                           str(path))]) from None
         except OSError as exc:
             raise RecipeError([RecipeIssue(f"cannot read the recipe: {exc.strerror}", "",
                                            str(path))]) from None
@@ -129,7 +140,7 @@ class Pipeline:
             recipe_text=self.plan.text,
             recipe_hash=recipe_hash(self.plan.text),
             task=task,
-            seed=self.plan.seed if seed is None else seed,
+            seed=self.plan.seed if seed is None else check_seed(seed),
             source=self.plan.source,
             store=self.store,
         )
@@ -147,6 +158,8 @@ class Pipeline:
     ) -> list[RunResult]:
         """Run many tasks, ``concurrency`` at a time; results in input order. A task that
         fails gives a result with ``status == "failed"``; the others go on."""
+        if seed is not None:
+            check_seed(seed)  # before any task starts
         gate = asyncio.Semaphore(max(1, concurrency))
         parsed = [Task.of(t) for t in tasks]
 

@@ -90,6 +90,18 @@ class Boxed(TaskFormat):
         config: BoxedConfig = self.config  # type: ignore[assignment]
         return self.key(a) == self.key(b) or math_equivalent(a, b, symbolic=config.symbolic)
 
+    def read_reference(self, reference: str) -> str | None:
+        """A reference is the answer itself (``\\frac{1}{2}``, ``18``), boxed or not: it is
+        normalised, never searched for a last number."""
+        return normalise(last_boxed(reference) or reference) or None
+
+
+class Math(Boxed):
+    """Math answers graded with math-verify: the name data sets use (``"task": "math"``);
+    the rules are those of ``boxed``."""
+
+    name = "math"
+
 
 class Choice(TaskFormat):
     """A multiple-choice letter A–J: "(B)", "answer: B", or a lone letter at the end."""
@@ -124,5 +136,5 @@ class Text(TaskFormat):
 
 @hookimpl
 def ttc_register_tasks(register) -> None:
-    for cls in (LastNumber, Boxed, Choice, Text):
+    for cls in (LastNumber, Boxed, Math, Choice, Text):
         register(cls)

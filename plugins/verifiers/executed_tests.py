@@ -11,7 +11,8 @@ from ttc.candidate import Candidate
 from ttc.component import Component, ComponentConfig, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
-from ttc.plugins.sandbox.code_tests import extract_code, run_tests
+from ttc.plugins.sandbox.code_tests import run_tests
+from ttc.plugins.sandbox.code_under_test import code_under_test
 from ttc.plugins.sandbox.limits import SandboxLimits
 from ttc.plugins.structured.ask import Reply, record_parse_failure
 from ttc.state import State
@@ -23,8 +24,8 @@ ARTIFACT = "code_tests"
 
 class ExecutedTestsConfig(ComponentConfig):
     tests: list[str] = Field(default_factory=list)
-    """Test statements, e.g. ``assert add(2, 3) == 5``; empty: read the ``code_tests``
-    artifact."""
+    """Test statements, e.g. ``assert add(2, 3) == 5``; empty: the task's own ``tests``
+    (from a data set), else the ``code_tests`` artifact a test-writing stage left."""
     top_k: int | None = Field(default=None, ge=1)
     """Keep this many, most tests passed first (None keeps all, sorted)."""
     timeout_s: float = Field(default=5.0, gt=0, le=600)
@@ -49,18 +50,23 @@ class ExecutedTests(Component):
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
         config: ExecutedTestsConfig = self.config  # type: ignore[assignment]
-        tests = list(config.tests) or list(state.artifacts.get(ARTIFACT, ()))
+        task = state.task
+        tests = (list(config.tests) or list(task.tests)
+                 or list(state.artifacts.get(ARTIFACT, ())))
         if not tests:
             return record_parse_failure(state, ctx, "executed tests", Reply(
-                None, "", 0, False, "no tests given and no code_tests artifact"))
+                None, "", 0, False, "no tests given, none on the task and no code_tests "
+                "artifact"))
+        entry = task.metadata.get("entry_point")
+        entry_point = entry if isinstance(entry, str) else None
         limits = SandboxLimits(timeout_s=config.timeout_s, cpu_s=config.cpu_s,
                                memory_mb=config.memory_mb)
         gate = asyncio.Semaphore(config.parallel)
 
         async def check(candidate: Candidate) -> Candidate:
             async with gate:
-                outcome = await asyncio.to_thread(run_tests, extract_code(candidate.text),
-                                                  tests, limits)
+                code = code_under_test(candidate.text, tests, task.prompt, entry_point)
+                outcome = await asyncio.to_thread(run_tests, code, tests, limits)
             return candidate.with_scores(**{SCORE: outcome.fraction})
 
         scored = await asyncio.gather(*(check(c) for c in state.pool))

@@ -83,8 +83,6 @@ def test_cli_seed_outside_the_range_exits_2(tmp_path):
     assert "--seed must be an integer from 0 to 2**63-1" in " ".join(result.stderr.split())
 
 
-@pytest.mark.xfail(strict=True, reason="needs check_seed in Pipeline.arun (orchestrator/"
-                   "pipeline.py, not this change's file): see the hardening report")
 def test_api_seed_outside_the_range_is_refused():
     pipeline = Pipeline.from_text(MODELS + "name: x\nstages: [{use: sample}]\n")
     with pytest.raises(UsageError, match="seed must be an integer from 0 to 2"):
