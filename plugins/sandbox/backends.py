@@ -100,6 +100,7 @@ def start_unsafe(job: Job, limits: SandboxLimits, stdout: int, stderr: int) -> S
     sandbox.mkdir()
     work.mkdir()
     for name, content in job.files.items():
+        (sandbox / name).parent.mkdir(exist_ok=True)
         (sandbox / name).write_bytes(content)
     process = subprocess.Popen(
         job.argv(sys.executable, str(sandbox)), stdin=subprocess.DEVNULL, stdout=stdout,
@@ -114,7 +115,7 @@ def start_bwrap(job: Job, limits: SandboxLimits, stdout: int, stderr: int) -> St
     guest is nobody; then the interpreter must be one nobody can read."""
     status = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Started.cleanup)
     work = work_folder()
-    files = {f"{SANDBOX_DIR}/{name}": _memfd(name, content)
+    files = {f"{SANDBOX_DIR}/{name}": _memfd(Path(name).name, content)
              for name, content in job.files.items()}
     files |= {f"/etc/{name}": _memfd(name, content)
               for name, content in etc_files(work).items()}

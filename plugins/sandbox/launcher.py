@@ -159,8 +159,8 @@ def build_root(config: dict, sources: dict[str, int]) -> None:
     for name, content in config["etc"].items():
         with open(f"{NEW}/etc/{name}", "wb") as handle:
             handle.write(content)
-    _makedirs(f"{NEW}/sandbox")
     for name, content in config["files"].items():
+        _makedirs(os.path.dirname(f"{NEW}/sandbox/{name}"))
         with open(f"{NEW}/sandbox/{name}", "wb") as handle:
             handle.write(content)
     build_dev()
