@@ -5,9 +5,12 @@ as stdin, a minimal environment."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import marshal
 import os
+import py_compile
 import secrets
 import shutil
 import subprocess
@@ -18,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from ttc.plugins.sandbox.job import HERE, SANDBOX_USER, Job
+from ttc.plugins.sandbox.job import HERE, SANDBOX_USER, UNCHECKED, Job
 from ttc.plugins.sandbox.limits import SandboxLimits
 
 SANDBOX_DIR = "/sandbox"
@@ -74,6 +77,26 @@ def work_folder() -> str:
     return f"/tmp/ttc-sandbox-{secrets.token_hex(6)}"
 
 
+def launcher_bytecode() -> str:
+    """``launcher.py`` compiled once per ttc process (into a private folder removed at
+    exit; again if a temp cleaner removed it), so each run starts without compiling it."""
+    path = _compile_launcher()
+    if not os.path.exists(path):
+        _compile_launcher.cache_clear()
+        path = _compile_launcher()
+    return path
+
+
+@functools.cache
+def _compile_launcher() -> str:
+    folder = tempfile.mkdtemp(prefix="ttc-sandbox-launcher-")
+    atexit.register(shutil.rmtree, folder, True)
+    target = os.path.join(folder, "launcher.pyc")
+    py_compile.compile(str(HERE / "launcher.py"), cfile=target, doraise=True,
+                       invalidation_mode=UNCHECKED)
+    return target
+
+
 def start_namespaces(job: Job, limits: SandboxLimits, stdout: int, stderr: int) -> Started:
     status = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Started.cleanup)
     work = work_folder()
@@ -84,7 +107,7 @@ def start_namespaces(job: Job, limits: SandboxLimits, stdout: int, stderr: int) 
               "inodes": limits.disk_mb * INODES_PER_MB, "keep_fds": list(job.fds),
               "status_fd": status.fileno(), "timeout_s": limits.timeout_s}
     process = subprocess.Popen(
-        [sys.executable, "-I", "-S", "-B", str(HERE / "launcher.py")],
+        [sys.executable, "-I", "-S", "-B", launcher_bytecode()],
         stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, cwd="/", env={},
         pass_fds=(status.fileno(), *job.fds), start_new_session=True)
     with contextlib.suppress(BrokenPipeError), process.stdin as pipe:
