@@ -17,7 +17,7 @@ import sys
 
 REFUSED = ("socket.", "os.fork", "os.forkpty", "os.system", "os.posix_spawn", "os.spawn",
            "os.exec", "subprocess.", "os.kill", "os.killpg", "ctypes.", "pty.",
-           "os.startfile", "os.pidfd_open")
+           "os.startfile")
 REFUSED_MODULES = frozenset({"_posixsubprocess", "_socket", "socket", "ctypes", "_ctypes",
                              "multiprocessing", "subprocess", "pty"})
 PATH_EVENTS = frozenset({"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink",

@@ -57,8 +57,10 @@ def probe(backend: str) -> str | None:
     limits = SandboxLimits(timeout_s=30)
     try:
         result, _ = run_job(python_job("pass", limits), limits, isolation=backend)
-    except (SandboxUnavailable, OSError) as error:
+    except SandboxUnavailable as error:
         return str(error)
+    except Exception as error:  # e.g. no pidfd_open: not a Linux we can isolate on
+        return f"{type(error).__name__}: {error}"
     if result.ok:
         return None
     last = result.stderr.strip().splitlines()[-1:]
