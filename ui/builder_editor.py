@@ -50,7 +50,7 @@ def _edit_with_picked(action: Callable[..., None], picker_key: str, *args: Any) 
 
 def _header_row() -> Any:
     """A title with small icon buttons on its right."""
-    return st.container(horizontal=True, vertical_alignment="center", gap="small")
+    return st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False)
 
 
 def _icon_button(icon: str, key: str, help_text: str, action: Callable[..., None], *args: Any,

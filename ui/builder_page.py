@@ -152,7 +152,7 @@ def _yaml_panel(text: str, file_name: str) -> None:
                        mime="application/x-yaml", key="builder.download")
     tab_preview, tab_edit = st.tabs(["Preview", "Edit as YAML"])
     with tab_preview:
-        st.code(text, language="yaml")
+        st.code(text, language="yaml", wrap_lines=True)
     with tab_edit:
         key = f"builder.yaml.{editor.REV_KEY}.{st.session_state.get(editor.REV_KEY, 0)}." \
               f"{hash(text)}"
