@@ -17,6 +17,7 @@ from ttc.ui import certainty as cert
 from ttc.ui.ledger import ledger_rows
 from ttc.ui.lineage import build_lineage, lineage_chart
 from ttc.ui.model_calls import call_label, call_rows, parameters, prompts, responses
+from ttc.ui.rederive import rederive
 from ttc.ui.settings import current_store
 from ttc.ui.timestamps import local_time
 
@@ -296,6 +297,41 @@ def _calls(run: Any) -> None:
                 st.code(str(item["text"]), language=None, wrap_lines=True)
             else:
                 st.json(item, expanded=False)
+    _parse_failures(run)
+
+
+def _parse_failures(run: Any) -> None:
+    st.markdown("**Parse failures**")
+    st.caption("Replies a component could not read (and re-asked, or went on without) are "
+               "kept in the run's artifacts, which the store does not record. Re-derive them "
+               "by replaying this run's recorded calls in memory: no model call is made and "
+               "nothing is stored (the recipe's runtimes are opened to render prompts).")
+    key = f"run.rederived.{run.id}"
+    if st.button("Re-derive parse failures", key=f"run.rederive.{run.id}"):
+        with st.spinner("Replaying the recorded calls in memory…"):
+            try:
+                st.session_state[key] = rederive(run)
+            except Exception as exc:  # a recipe or runtime that cannot open: say so
+                st.session_state[key] = f"{type(exc).__name__}: {exc}"
+    found = st.session_state.get(key)
+    if found is None:
+        return
+    if isinstance(found, str):
+        st.warning(f"Cannot re-derive this run: {found}")
+        return
+    if not found.same_as_recorded:
+        st.warning("The re-derived run does not end with the recorded winner and answer "
+                   "(the components changed since it ran); what follows may differ from it.")
+    failures = found.parse_failures
+    if failures:
+        st.error(f"{len(failures)} parse failure(s):")
+        st.dataframe(failures, hide_index=True,
+                     column_config={"reply": st.column_config.TextColumn(width="large")})
+    else:
+        st.success("No parse failures.")
+    if found.other_artifacts:
+        st.markdown("Other artifacts of the run")
+        st.json(found.other_artifacts, expanded=False)
 
 
 def _ledger(run: Any) -> None:

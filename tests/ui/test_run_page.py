@@ -116,3 +116,22 @@ def test_the_heat_map_shows_the_models_own_token_text(app, local_run) -> None:
     assert shown.startswith(winner.text) and len(shown) <= len(winner.text) + 12
     at.radio(key="run.cert.metric").set_value("entropy").run()
     assert "entropy = " in next(h.value for h in at.html if "ttc-heatmap" in h.value)
+
+
+def test_parse_failures_are_rederived_from_the_recording_without_model_calls(
+        app, db_url: str) -> None:
+    # the scripted critic answers "The answer is …", which is not a critique
+    recipe = REPEAT_RECIPE.replace("        - {use: self_refine, max_tokens: 16}",
+                                   "        - {use: critic, mode: each, retries: 1}\n"
+                                   "        - {use: self_refine, max_tokens: 16}")
+    run_id = record(db_url, recipe, "What is 2 + 2?")
+    store = RunStore.open(db_url)
+    before = len(store.get_run(run_id).model_calls)
+    at = app(db_url, "run", run=run_id)
+    at.button(key=f"run.rederive.{run_id}").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["4 parse failure(s):"]  # 2 candidates x 2 rounds
+    failures = next(d.value for d in at.dataframe if "attempts" in d.value.columns)
+    assert set(failures["component"]) == {"critic"} and list(failures["attempts"]) == [2] * 4
+    assert sorted(failures["round"]) == [1, 1, 2, 2]
+    assert store.count_runs() == 1 and len(store.get_run(run_id).model_calls) == before
