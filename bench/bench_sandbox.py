@@ -11,7 +11,9 @@ same run.
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,7 +35,9 @@ TESTS = ["assert add(2, 3) == 5", "assert add(-1, 1) == 0", "assert add(0, 0) ==
 
 def load_old(rev: str) -> object | None:
     """The sandbox package as it was at ``rev``, importable as ``ttc_old_sandbox``."""
-    folder = Path(tempfile.mkdtemp(prefix="ttc-old-sandbox-")) / "ttc_old_sandbox"
+    root = tempfile.mkdtemp(prefix="ttc-old-sandbox-")
+    atexit.register(shutil.rmtree, root, True)
+    folder = Path(root) / "ttc_old_sandbox"
     folder.mkdir()
     for name in OLD_FILES:
         shown = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:plugins/sandbox/{name}"],
