@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 DATABASE_URL_ENV = "TTC_DATABASE_URL"
 VERSION_TABLE = "ttc_schema_version"
 BUSY_TIMEOUT_S = 60.0
-SQLITE_HEADER = b"SQLite format 3\x00"
 MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK = zlib.crc32(b"ttc-run-store-migrations")
 
@@ -412,14 +411,10 @@ def _check_sqlite_file(path: Path, url: str) -> None:
     if path.exists():
         if path.is_dir():
             raise StoreError(f"the run store path {path} is a directory; fix: give a file path")
-        with path.open("rb") as handle:
-            header = handle.read(16)
-        if header and header != SQLITE_HEADER:
-            raise StoreError(
-                f"{path} is not a SQLite database (corrupt, or another kind of file); nothing "
-                "was changed. fix: move it away, or point --db / TTC_DATABASE_URL elsewhere"
-            )
-        if header:
+        # Only SQLite itself may open the file: closing any other descriptor of it drops
+        # every POSIX lock this process holds on it, and another process closing the store
+        # would then delete the WAL under this process's open connections (lost writes).
+        if path.stat().st_size:
             _check_sqlite_tables(path)
         if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
             raise StoreError(
@@ -452,6 +447,11 @@ def _check_sqlite_tables(path: Path) -> None:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise StoreError(
+                f"{path} is not a SQLite database (corrupt, or another kind of file); "
+                "nothing was changed. fix: move it away, or point --db / TTC_DATABASE_URL "
+                "elsewhere") from None
         raise StoreError(
             f"cannot open the run store {path}: {exc}; nothing was changed. fix: move it "
             "away, or point --db / TTC_DATABASE_URL elsewhere"

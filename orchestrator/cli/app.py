@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ttc.cli.inputs import read_tasks
@@ -31,7 +32,7 @@ app = typer.Typer(
 out = Console()
 if not out.is_terminal:  # piped or redirected: don't squeeze tables into 80 columns
     out = Console(width=160)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 
 
 class _State:
@@ -106,7 +107,8 @@ def run(
             print_result(out, result)
     if any(r.status == "failed" for r in results):
         failed = [r for r in results if r.status == "failed"]
-        err.print(f"[red]{len(failed)} of {len(results)} run(s) failed:[/] {failed[0].error}")
+        err.print(f"[red]{len(failed)} of {len(results)} run(s) failed:[/] "
+                  f"{escape(failed[0].error or '')}")
         raise typer.Exit(1)
 
 
@@ -233,7 +235,7 @@ def main() -> None:
     except TTCError as exc:
         if debug:
             traceback.print_exc()
-        err.print(f"[red]error:[/] {_masked(exc)}", highlight=False)
+        err.print(f"[red]error:[/] {escape(_masked(exc))}", highlight=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -247,7 +249,7 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if debug:
             traceback.print_exc()
-        err.print(f"[red]error:[/] {type(exc).__name__}: {_masked(exc)}  (run with --debug "
+        err.print(f"[red]error:[/] {type(exc).__name__}: {escape(_masked(exc))}  (run with --debug "
                   "for the traceback)", highlight=False)
         sys.exit(1)
     sys.exit(0)

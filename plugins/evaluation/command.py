@@ -243,7 +243,7 @@ def compare_command(
 ) -> None:
     """Paired comparison with the first eval on shared items: accuracy difference with a
     paired bootstrap 95 % interval, exact McNemar p, wins and losses."""
-    from ttc.plugins.evaluation.compare import compare
+    from ttc.plugins.evaluation.comparison import compare
 
     comparisons = compare(_store(db), evals)
     if as_json:

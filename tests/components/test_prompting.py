@@ -9,6 +9,12 @@ from ttc.pipeline import Pipeline
 from ttc.sampling_config import SamplingConfig
 from ttc.state import State, Task
 
+RULE = ('"<system>Answer with code.</system>\\n<user>Q: 1 + 1 {braces stay}</user>\\n'
+        '<assistant>```python\\nprint(1 + 1)\\n```</assistant>\\n'
+        '<user>Q: 2 + 2 {braces stay}</user>\\n<assistant>```python\\n"')
+"""The whole rendered prompt: system message, the example's turns, the templated question
+and the prefix (the scripted runtime renders turns as <role>…</role>)."""
+
 RECIPE = """
 name: prompting
 models:
@@ -17,7 +23,7 @@ models:
     model: s
     options:
       rules:
-        - contains: "Q: 2 + 2 {braces stay}\\n```python\\n"
+        - contains: RULE
           responses: ["print(2 + 2)\\n"]
       responses: ["the template or prefix was not applied"]
 stages:
@@ -28,7 +34,7 @@ stages:
     prefix: "```python\\n"
     examples:
       - {question: "1 + 1", answer: "```python\\nprint(1 + 1)\\n```"}
-"""
+""".replace("RULE", RULE)
 
 
 def test_messages_are_system_examples_then_the_templated_question() -> None:
