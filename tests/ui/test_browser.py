@@ -109,6 +109,7 @@ def settled(browser: object) -> None:
 
 
 def test_build_run_and_inspect_a_recipe_in_a_browser(server: str, browser) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ready
@@ -166,6 +167,12 @@ def test_build_run_and_inspect_a_recipe_in_a_browser(server: str, browser) -> No
     settled(browser)
     assert "my-recipe" in browser.page_source and "★ winner" in browser.page_source
     browser.save_screenshot(str(artifacts() / "run-page.png"))
+    winner_card = browser.find_element(By.CSS_SELECTOR, "h4").text
+    assert "★ winner" in winner_card
+    nodes = browser.find_elements(By.CSS_SELECTOR, "svg.marks g.mark-symbol path")
+    ActionChains(browser).move_to_element(nodes[1]).click().perform()  # the other sample
+    wait.until(lambda _: browser.find_element(By.CSS_SELECTOR, "h4").text != winner_card)
+    settled(browser)
     wait.until(ready.element_to_be_clickable(
         (By.XPATH, "//*[@role='tab' and contains(., 'Certainty')]"))).click()
     tokens = wait.until(ready.presence_of_all_elements_located(

@@ -142,6 +142,9 @@ def test_running_a_recipe_on_the_embedded_model_records_it_and_links_its_page(
     assert not at.exception
     last = at.session_state["builder.last_run"]
     assert last["status"] == "succeeded"
+    (status,) = at.status  # the progress display, closed on the outcome
+    assert status.label == f"Run {last['run_id']}: succeeded"
+    assert at.get("progress")[0].value == 100
     run = RunStore.open(db_url).get_run(last["run_id"])
     assert run.recipe_name == "my-recipe" and len(run.candidates) == 2
     assert all(len(c.tokens["ids"]) <= 8 for c in run.candidates)
