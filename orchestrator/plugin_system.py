@@ -53,6 +53,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ttc.plugins.verifiers.yes_no",
     "ttc.plugins.verifiers.unit_tests",
     "ttc.plugins.verifiers.executed_tests",
+    "ttc.plugins.verifiers.arithmetic_check",
     "ttc.plugins.executors.program_of_thought",
     "ttc.plugins.scorers.self_eval",
     "ttc.plugins.refiners.self_refine",

@@ -12,7 +12,12 @@ from ttc.component import Selection, Selector, SelectorConfig
 from ttc.context import ComponentContext
 from ttc.errors import TTCError
 from ttc.plugin_system import hookimpl
-from ttc.plugins.selectors.self_certainty import SelfCertainty, SelfCertaintyConfig
+from ttc.plugins.selectors.self_certainty import (
+    SelfCertainty,
+    SelfCertaintyConfig,
+    TruncatedPolicy,
+    truncated,
+)
 from ttc.plugins.selectors.voting import weighted_vote
 from ttc.runtime import Capability
 
@@ -29,6 +34,10 @@ class BordaConfig(SelectorConfig):
     """Self-certainty positions (see self_certainty)."""
     k: int = Field(default=20, ge=1, le=100)
     """Top-k for ``source: topk_lb``."""
+    truncated: TruncatedPolicy = "keep"
+    """Candidates cut off at ``max_tokens``: ``keep`` ranks them by certainty like the rest;
+    ``last`` ranks them below every complete candidate (fewest votes); ``drop`` gives them
+    no vote at all."""
 
 
 class Borda(Selector):
@@ -44,6 +53,7 @@ class Borda(Selector):
         return SelfCertainty(SelfCertaintyConfig(
             source=config.source, position_mode=config.position_mode, k=config.k,
             penalise_answerless=False,  # an answerless candidate already gets no vote
+            truncated="last" if config.truncated != "keep" else "keep",
         ))
 
     def required_capabilities(self) -> frozenset[Capability]:
@@ -59,6 +69,9 @@ class Borda(Selector):
             if missing:
                 raise TTCError(f"borda: candidates {missing} have no score {config.score!r}")
             certainty = [float(c.scores[config.score]) for c in pool]
+            if config.truncated != "keep":
+                certainty = [float("-inf") if truncated(c) else v
+                             for c, v in zip(pool, certainty, strict=True)]
             ranked_by = config.score
         else:
             ranker = self._certainty()
@@ -70,9 +83,12 @@ class Borda(Selector):
         weights = [0.0] * n
         for r, i in enumerate(ranking, start=1):
             weights[i] = float(n - r + 1) ** config.p
+            if config.truncated == "drop" and truncated(pool[i]):
+                weights[i] = 0.0
         groups = ctx.task_format.groups([c.answer for c in pool])
         selection = weighted_vote(pool, groups, weights, "borda",
                                   {"ranked_by": ranked_by, "p": config.p,
+                                   "truncated": config.truncated,
                                    "certainty": {c.id: v for c, v in
                                                  zip(pool, certainty, strict=True)}})
         return selection

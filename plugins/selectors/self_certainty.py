@@ -26,6 +26,10 @@ EXACT_NAME = "self_certainty"
 LOWER_BOUND_NAME = "self_certainty_topk_lb"
 ANSWERLESS = -1e9
 """The score of a response without an answer when answers are expected (authors' code)."""
+TRUNCATED = -2e9
+"""The score of a response cut off at ``max_tokens`` under ``truncated: last|drop``: below
+every complete one, answerless ones included."""
+TruncatedPolicy = Literal["keep", "last", "drop"]
 UNBOUNDED = 1e9
 """A one-hot position has KL(U‖p) = +∞; certainties are capped here so scores stay finite."""
 TAIL_FLOOR = 1e-12
@@ -77,6 +81,11 @@ def certainty(per_position: Sequence[float]) -> float:
     return min(value, UNBOUNDED)
 
 
+def truncated(candidate: Candidate) -> bool:
+    """Cut off at ``max_tokens`` rather than finished."""
+    return candidate.finish_reason == "length"
+
+
 class SelfCertaintyConfig(SelectorConfig):
     source: Literal["fulldist", "rescore", "topk_lb"] = "fulldist"
     """``fulldist``: exact KL from the statistics recorded while generating; ``rescore``:
@@ -93,6 +102,11 @@ class SelfCertaintyConfig(SelectorConfig):
     extracts answers."""
     vocab_size: int | None = Field(default=None, ge=2)
     """V for the lower bound; None asks the runtime (its ``vocab_size``)."""
+    truncated: TruncatedPolicy = "keep"
+    """Candidates cut off at ``max_tokens`` (finish reason ``length``): ``keep`` ranks them
+    like any other (the paper); ``last`` ranks them below every complete candidate (a small
+    model's rambling, unfinished answers are often its most "certain"); ``drop`` also takes
+    away their votes where votes are counted (Borda)."""
 
 
 class SelfCertainty(Selector):
@@ -134,9 +148,12 @@ class SelfCertainty(Selector):
             values = await self._from_rescoring(pool, ctx)
         penalise = config.penalise_answerless
         if penalise is None:
-            penalise = ctx.task_format.name != "none"
+            penalise = ctx.task_format.extracts_answers
         if penalise:
             values = [ANSWERLESS if c.answer is None else v
+                      for c, v in zip(pool, values, strict=True)]
+        if config.truncated != "keep":
+            values = [TRUNCATED if truncated(c) else v
                       for c, v in zip(pool, values, strict=True)]
         return values
 
