@@ -68,6 +68,20 @@ def ttc_register_datasets(register: Callable[[Dataset], None]) -> None:
 
 
 @hookspec
+def ttc_register_step_scorers(register: Callable[[type], None]) -> None:
+    """Register step scorers for step-level search: ``register(MyStepScorer)``.
+
+    A step scorer gives each step of a partial solution a score in [0, 1] (a process
+    reward): a class with a unique ``name``, a pydantic ``Config`` (its parameters, written
+    in a search component's ``scorer: {use: NAME, ...}``), ``max_cost(batch, capabilities)``
+    (an upper bound on the model calls and tokens one batch costs, so a search plans within
+    its budget) and ``async score(problem, solutions, ctx)`` returning one score per step of
+    each solution. Subclass ``ttc.plugins.search.StepScorer``, or ``ProcessRewardModel``
+    for question + steps → one score per step.
+    """
+
+
+@hookspec
 def ttc_register_commands(cli: Any) -> None:
     """Add sub-commands to the ``ttc`` command line (``cli`` is a ``typer.Typer``)."""
 

@@ -60,6 +60,15 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ttc.plugins.refiners.iad",
     "ttc.plugins.refiners.sequential_refine",
     "ttc.plugins.refiners.wait_continuation",
+    "ttc.plugins.search.beam_search",
+    "ttc.plugins.search.dvts",
+    "ttc.plugins.search.particle_filtering",
+    "ttc.plugins.search.astar_decoding",
+    "ttc.plugins.search.scorers.self_eval",
+    "ttc.plugins.search.scorers.arithmetic",
+    "ttc.plugins.search.scorers.token_confidence",
+    "ttc.plugins.search.scorers.prm",
+    "ttc.plugins.search.prm_endpoint",
     "ttc.plugins.archon",
     "ttc.plugins.runtimes.scripted",
     "ttc.plugins.runtimes.local",
@@ -153,6 +162,7 @@ class PluginHost:
                 ("ttc_register_runtimes", registry.add_runtime),
                 ("ttc_register_tasks", registry.add_task),
                 ("ttc_register_datasets", registry.add_dataset),
+                ("ttc_register_step_scorers", registry.add_step_scorer),
             ):
                 impl = getattr(plugin, hook, None)
                 if impl is not None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import BaseModel
 
 from ttc.component import Component, Effect
 from ttc.dataset import Dataset
@@ -27,6 +30,7 @@ class Registry:
     runtimes: dict[str, Registered] = field(default_factory=dict)
     tasks: dict[str, Registered] = field(default_factory=dict)
     datasets: dict[str, Registered] = field(default_factory=dict)
+    step_scorers: dict[str, Registered] = field(default_factory=dict)
 
     def component(self, name: str) -> type[Component]:
         return self.components[name].obj
@@ -72,6 +76,27 @@ class Registry:
             raise RegistrationError(f"plugin {plugin!r} registered {dataset!r}, not a "
                                     "ttc.Dataset")
         _add(self.datasets, "data set", dataset.name, dataset, plugin)
+
+    def step_scorer(self, name: str) -> type:
+        return self.step_scorers[name].obj
+
+    def add_step_scorer(self, cls: Any, plugin: str) -> None:
+        if not isinstance(cls, type):
+            raise RegistrationError(f"plugin {plugin!r} registered {cls!r}, not a step scorer "
+                                    "class (see ttc.plugins.search.StepScorer)")
+        name = getattr(cls, "name", None)
+        config = getattr(cls, "Config", None)
+        problems = [what for what, ok in (
+            ("a text 'name'", isinstance(name, str) and bool(name)),
+            ("a pydantic 'Config'", isinstance(config, type) and issubclass(config, BaseModel)),
+            ("an async 'score'", inspect.iscoroutinefunction(getattr(cls, "score", None))),
+            ("a 'max_cost'", callable(getattr(cls, "max_cost", None))),
+        ) if not ok]
+        if problems:
+            raise RegistrationError(
+                f"step scorer {cls.__qualname__} from plugin {plugin!r} needs "
+                f"{', '.join(problems)} (see ttc.plugins.search.StepScorer)")
+        _add(self.step_scorers, "step scorer", name, cls, plugin)
 
 
 def _add(table: dict[str, Registered], what: str, name: str, obj: Any, plugin: str) -> None:

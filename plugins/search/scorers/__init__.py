@@ -1,0 +1,1 @@
+"""Built-in step scorers for step-level search, one per module (see docs/search.md)."""
