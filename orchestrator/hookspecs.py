@@ -8,6 +8,12 @@ these same hooks. Third-party packages are found through the ``ttc`` entry-point
 Registration hooks receive a ``register`` callback, so a plugin adds things without knowing
 the registry's internals. Lifecycle hooks observe a run; they must not change it. A
 lifecycle hook that raises is logged and the run goes on.
+
+A plugin that needs hooks added after 1.0 says so with a module attribute
+``REQUIRES_HOOKSPEC = "1.1"``: a ttc whose ``HOOKSPEC_VERSION`` has another major number or
+a smaller minor one skips the plugin and says why, instead of failing later. docs/plugins.md
+is generated from this file (``python -m ttc.testing.hook_reference --write
+docs/plugins.md``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ if TYPE_CHECKING:
 
 hookspec = pluggy.HookspecMarker("ttc")
 
+HOOKSPEC_VERSION = "1.3"
+"""The version of these specs. A new hook adds one to the minor number; changing or removing
+a hook's arguments adds one to the major number. 1.0: components, runtimes, tasks,
+commands, the lifecycle and recorded responses; 1.1: ``ttc_register_datasets``; 1.2:
+``ttc_register_step_scorers``; 1.3: ``ttc_plugin_status``."""
+
 
 # --- registration ---------------------------------------------------------------------------
 
@@ -34,8 +46,12 @@ hookspec = pluggy.HookspecMarker("ttc")
 def ttc_register_components(register: Callable[[type], None]) -> None:
     """Register component classes: ``register(MyComponent)``.
 
-    A component is a subclass of ``ttc.Component`` with a unique ``name``; its ``Config``
-    (pydantic) is its recipe parameters. Called once when the registry is built.
+    A component is a subclass of ``ttc.Component`` with a unique ``name``, a ``kind``, an
+    ``effect`` (``ttc.Effect``), a ``Config`` (a ``ttc.ComponentConfig``: its recipe
+    parameters) and ``async def run(self, state, ctx)``; a selector subclasses
+    ``ttc.Selector`` and implements ``async def select(self, pool, ctx)``. Called once when
+    the registry is built; what does not fit is refused there with a message naming the
+    plugin (the rest of the plugin still loads).
     """
 
 
@@ -83,7 +99,17 @@ def ttc_register_step_scorers(register: Callable[[type], None]) -> None:
 
 @hookspec
 def ttc_register_commands(cli: Any) -> None:
-    """Add sub-commands to the ``ttc`` command line (``cli`` is a ``typer.Typer``)."""
+    """Add sub-commands to the ``ttc`` command line: ``cli.command("name")(function)`` or
+    ``cli.add_typer(group, name="name")`` (``cli`` is a ``typer.Typer``)."""
+
+
+@hookspec
+def ttc_plugin_status() -> str | None:
+    """Return None when this plugin works here, else one line saying why not and how to fix
+    it (e.g. ``pip install 'ttc-orchestrator[otel]'``). ``ttc plugins`` shows it; a plugin
+    that is unavailable still registers what it can, so a recipe that names its runtime
+    fails validation with the same hint instead of "unknown runtime". Asked of each plugin
+    on its own, not as one call over all plugins."""
 
 
 # --- lifecycle ------------------------------------------------------------------------------
@@ -91,23 +117,31 @@ def ttc_register_commands(cli: Any) -> None:
 
 @hookspec
 def ttc_run_started(run: RunInfo) -> None:
-    """A run is about to execute its first stage."""
+    """A run is about to execute its first stage. ``run`` names the run (``run_id``, the
+    recipe, the task, the seed) in every lifecycle hook of that run; runs of one process may
+    interleave, so key anything you keep by ``run.run_id``."""
 
 
 @hookspec
 def ttc_stage_finished(run: RunInfo, stage: StageReport) -> None:
-    """A stage (or the final selection) finished; ``stage.pool`` is its output pool."""
+    """A stage (or the final selection, ``stage.name == "select"``) finished, succeeded or
+    not (``stage.status``); ``stage.pool`` is its output pool, ``stage.usage`` its tokens and
+    calls. Fired after every ``ttc_model_called`` of that stage. A stage inside a ``repeat``
+    block is reported once per round (``stage.round``)."""
 
 
 @hookspec
 def ttc_model_called(run: RunInfo, call: ModelCall) -> None:
     """A model call ended, successfully or not (``call.error``), or was served from a
-    recording (``call.replayed``). Called once per attempt that reached a runtime."""
+    recording (``call.replayed``). Called once per attempt that reached a runtime, so a
+    retried call is reported once per attempt (``call.attempt``), on the event loop of the
+    run: return quickly."""
 
 
 @hookspec
 def ttc_run_finished(run: RunInfo, result: RunResult) -> None:
-    """A run ended: ``result.status`` is ``succeeded``, ``budget_exhausted`` or ``failed``."""
+    """A run ended: ``result.status`` is ``succeeded``, ``budget_exhausted`` or ``failed``
+    (``result.error`` says why). The last lifecycle hook of a run."""
 
 
 # --- recorded calls (caching, replay, resume) -----------------------------------------------

@@ -2,6 +2,11 @@
 
 Built-ins are listed here by module name and registered exactly as a third-party package's
 entry point would be; nothing in the core knows what they contain.
+
+A broken plugin (it fails to import, a hook has arguments its spec lacks, it needs a newer
+hook spec, it registers something that does not fit, a registration hook raises) is logged
+with its name and listed by ``ttc plugins`` with the problem; ttc goes on without it (or
+without the part that failed).
 """
 
 from __future__ import annotations
@@ -9,14 +14,16 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
+from typing import Any
 
 import pluggy
 
 from ttc import hookspecs
-from ttc.registry import Registry
+from ttc.registry import RegistrationError, Registry, did_you_mean
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +90,17 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 )
 
 
+REGISTRATION_HOOKS = {
+    "ttc_register_components": "add_component",
+    "ttc_register_runtimes": "add_runtime",
+    "ttc_register_tasks": "add_task",
+    "ttc_register_datasets": "add_dataset",
+    "ttc_register_step_scorers": "add_step_scorer",
+}
+"""Hooks that fill the registry → the ``Registry`` method each registered object goes to.
+Each is called on each plugin on its own, so one plugin's failure is that plugin's alone."""
+
+
 @dataclass(frozen=True, slots=True)
 class PluginInfo:
     name: str
@@ -90,6 +108,12 @@ class PluginInfo:
     """``builtin``, ``entry-point`` or ``runtime`` (registered by code at run time)."""
     distribution: str | None
     version: str | None
+    status: str = "ok"
+    """``ok``; ``unavailable`` (its ``ttc_plugin_status`` says why, e.g. a missing extra);
+    ``partly loaded`` (something it registered was refused, or a hook raised); ``failed``
+    (not loaded at all)."""
+    problems: tuple[str, ...] = ()
+    """What went wrong, one line each, naming the plugin and the fix."""
 
 
 class PluginHost:
@@ -99,12 +123,18 @@ class PluginHost:
         self.pm = pluggy.PluginManager("ttc")
         self.pm.add_hookspecs(hookspecs)
         self._info: dict[str, PluginInfo] = {}
+        self._failed: dict[str, PluginInfo] = {}
+        self._problems: dict[str, list[str]] = {}
         self._registry: Registry | None = None
+        builtin_version = _version("ttc-orchestrator")
         for module_name in DEFAULT_PLUGINS:
-            module = importlib.import_module(module_name)
-            self.pm.register(module, name=module_name)
-            self._info[module_name] = PluginInfo(module_name, "builtin", "ttc-orchestrator",
-                                                 _version("ttc-orchestrator"))
+            info = PluginInfo(module_name, "builtin", "ttc-orchestrator", builtin_version)
+            try:
+                module = importlib.import_module(module_name)
+            except Exception as exc:
+                self._fail(info, f"cannot be imported: {type(exc).__name__}: {exc}")
+                continue
+            self._add(module, info)
         if load_entry_points is None:
             load_entry_points = not os.environ.get(DISABLE_ENTRY_POINTS_ENV)
         if load_entry_points:
@@ -114,19 +144,48 @@ class PluginHost:
         for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
             if self.pm.get_plugin(entry_point.name) is not None:
                 continue
+            dist = entry_point.dist
+            info = PluginInfo(entry_point.name, "entry-point", dist.name if dist else None,
+                              dist.version if dist else None)
             try:
                 plugin = entry_point.load()
             except Exception as exc:  # a broken third-party plugin must not break ttc
-                logger.warning("plugin %s failed to load: %s", entry_point.name, exc)
+                self._fail(info, f"cannot be imported ({entry_point.value}): "
+                                 f"{type(exc).__name__}: {exc}")
                 continue
-            self.pm.register(plugin, name=entry_point.name)
-            dist = entry_point.dist
-            self._info[entry_point.name] = PluginInfo(
-                entry_point.name,
-                "entry-point",
-                dist.name if dist else None,
-                dist.version if dist else None,
-            )
+            self._add(plugin, info)
+
+    def _add(self, plugin: object, info: PluginInfo) -> bool:
+        """Register one plugin after the checks pluggy does not make; False if refused."""
+        needed = getattr(plugin, "REQUIRES_HOOKSPEC", None)
+        if needed is not None and not hookspec_satisfies(str(needed)):
+            self._fail(info, f"needs hook spec {needed}, this ttc has "
+                             f"{hookspecs.HOOKSPEC_VERSION}: upgrade ttc-orchestrator")
+            return False
+        try:
+            self.pm.register(plugin, name=info.name)
+        except pluggy.PluginValidationError as exc:
+            self._fail(info, f"has a hook that does not match its spec: {exc}")
+            return False
+        except ValueError as exc:  # pluggy's "already registered" (its text lists them all)
+            self._fail(info, f"cannot be registered: {str(exc).splitlines()[0][:200]}")
+            return False
+        self._info[info.name] = info
+        for caller in self.pm.get_hookcallers(plugin) or ():
+            if not caller.has_spec():  # pluggy accepts any ttc_* name: say it is a typo
+                hint = did_you_mean(caller.name, _spec_names()) or "see ttc.hookspecs"
+                self._problem(info.name, f"{caller.name} is not a ttc hook and is never "
+                                         f"called; {hint}")
+        return True
+
+    def _fail(self, info: PluginInfo, problem: str) -> None:
+        logger.warning("plugin %r %s", info.name, problem)
+        self._failed[info.name] = PluginInfo(info.name, info.origin, info.distribution,
+                                             info.version, "failed", (problem,))
+
+    def _problem(self, name: str, problem: str) -> None:
+        logger.warning("plugin %r: %s", name, problem)
+        self._problems.setdefault(name, []).append(problem)
 
     def register(self, plugin: object, name: str | None = None) -> str:
         """Register a plugin object at run time (tests, the CLI's progress display)."""
@@ -146,7 +205,30 @@ class PluginHost:
         return self.pm.hook
 
     def plugins(self) -> list[PluginInfo]:
-        return [self._info[name] for name, _ in self.pm.list_name_plugin() if name in self._info]
+        """Every plugin, loaded or not, with its status and problems."""
+        self.registry  # noqa: B018 - registration problems are found while it is built
+        rows = []
+        for name, plugin in self.pm.list_name_plugin():
+            if name not in self._info:
+                continue
+            info = self._info[name]
+            problems = tuple(self._problems.get(name, ()))
+            status = "partly loaded" if problems else "ok"
+            unavailable = _status_of(plugin)
+            if unavailable:
+                status, problems = "unavailable", (unavailable, *problems)
+            rows.append(PluginInfo(info.name, info.origin, info.distribution, info.version,
+                                   status, problems))
+        return rows + list(self._failed.values())
+
+    def hooks_of(self, name: str) -> list[str]:
+        """The hooks a registered plugin implements, in spec order."""
+        plugin = self.pm.get_plugin(name)
+        if plugin is None:
+            return []
+        names = {caller.name for caller in self.pm.get_hookcallers(plugin) or ()}
+        order = _spec_names()
+        return sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n))
 
     @property
     def registry(self) -> Registry:
@@ -157,17 +239,65 @@ class PluginHost:
     def _build_registry(self) -> Registry:
         registry = Registry()
         for name, plugin in self.pm.list_name_plugin():
-            for hook, add in (
-                ("ttc_register_components", registry.add_component),
-                ("ttc_register_runtimes", registry.add_runtime),
-                ("ttc_register_tasks", registry.add_task),
-                ("ttc_register_datasets", registry.add_dataset),
-                ("ttc_register_step_scorers", registry.add_step_scorer),
-            ):
+            for hook, method in REGISTRATION_HOOKS.items():
                 impl = getattr(plugin, hook, None)
-                if impl is not None:
-                    impl(register=lambda obj, _add=add, _name=name: _add(obj, _name))
+                if impl is None:
+                    continue
+                try:
+                    impl(register=self._guarded(getattr(registry, method), name))
+                except Exception as exc:  # the plugin's own code raised
+                    self._problem(name, f"{hook} raised {type(exc).__name__}: {exc}")
         return registry
+
+    def register_commands(self, cli: Any) -> None:
+        """Let every plugin add its ``ttc`` sub-commands; one that raises is logged and the
+        others still add theirs."""
+        for name, plugin in self.pm.list_name_plugin():
+            impl = getattr(plugin, "ttc_register_commands", None)
+            if impl is None:
+                continue
+            try:
+                impl(cli=cli)
+            except Exception as exc:
+                self._problem(name, f"ttc_register_commands raised {type(exc).__name__}: "
+                                    f"{exc}")
+
+    def _guarded(self, add: Callable[[Any, str], None], plugin: str) -> Callable[[Any], None]:
+        """``register`` for one plugin: a refused item is that plugin's problem, logged,
+        and the plugin's other items still register."""
+        def register(obj: Any) -> None:
+            try:
+                add(obj, plugin)
+            except RegistrationError as exc:
+                self._problem(plugin, str(exc))
+
+        return register
+
+
+def hookspec_satisfies(needed: str) -> bool:
+    """Whether this ttc's hook spec offers what a plugin written for ``needed`` uses: the
+    same major number and at least its minor one."""
+    try:
+        have = tuple(int(x) for x in hookspecs.HOOKSPEC_VERSION.split("."))
+        want = tuple(int(x) for x in needed.split("."))
+    except ValueError:
+        return False
+    return len(want) == 2 and want[0] == have[0] and want[1] <= have[1]
+
+
+@cache
+def _spec_names() -> list[str]:
+    return [name for name in vars(hookspecs) if name.startswith("ttc_")]
+
+
+def _status_of(plugin: object) -> str | None:
+    status = getattr(plugin, "ttc_plugin_status", None)
+    if status is None:
+        return None
+    try:
+        return status()
+    except Exception as exc:
+        return f"ttc_plugin_status raised {type(exc).__name__}: {exc}"
 
 
 def _version(distribution: str) -> str | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
-from ttc.component import Component, Effect
+from ttc.component import Component, ComponentConfig, Effect, Selector
 from ttc.dataset import Dataset
 from ttc.task_format import TaskFormat
 
@@ -54,6 +55,9 @@ class Registry:
                 )
         if not isinstance(cls.effect, Effect):
             raise RegistrationError(f"component {cls.name!r}: effect must be a ttc.Effect")
+        problem = component_problem(cls)
+        if problem:
+            raise RegistrationError(f"component {cls.name!r} from plugin {plugin!r}: {problem}")
         _add(self.components, "component", cls.name, cls, plugin)
 
     def add_runtime(self, cls: type, plugin: str) -> None:
@@ -112,3 +116,25 @@ def _add(table: dict[str, Registered], what: str, name: str, obj: Any, plugin: s
 def did_you_mean(name: str, choices: list[str] | dict[str, Any]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else ""
+
+
+def component_problem(cls: type[Component]) -> str | None:
+    """What the loader can tell is wrong with a component class before any run: a method
+    the executor awaits that is not ``async def``, a ``Config`` that is not a
+    ``ttc.ComponentConfig`` or cannot be shown as a form (its JSON schema)."""
+    for method in ("run", "select") if issubclass(cls, Selector) else ("run",):
+        if not inspect.iscoroutinefunction(getattr(cls, method)):
+            return (f"{method}() must be 'async def {method}(self, "
+                    f"{'pool' if method == 'select' else 'state'}, ctx)'; a plain def fails "
+                    "when the run awaits it")
+    config = getattr(cls, "Config", None)
+    if not (isinstance(config, type) and issubclass(config, ComponentConfig)):
+        return "Config must subclass ttc.ComponentConfig (its recipe parameters)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a default JSON cannot hold is only a warning
+        try:
+            config.model_json_schema()
+        except Exception as exc:
+            return (f"its Config has no JSON schema (recipes, docs and the UI need one): "
+                    f"{type(exc).__name__}: {exc}")
+    return None

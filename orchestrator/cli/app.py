@@ -162,27 +162,28 @@ def validate(recipes: Annotated[list[Path], typer.Argument(help="Recipe files.")
 
 @app.command()
 def plugins(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List installed plugins, where they come from and their versions."""
-    host = default_host()
-    registry = host.registry
-    provides: dict[str, list[str]] = {}
-    for table, kind in ((registry.components, "component"), (registry.runtimes, "runtime"),
-                        (registry.tasks, "task")):
-        for name, entry in table.items():
-            provides.setdefault(entry.plugin, []).append(f"{kind}:{name}")
-    rows = [
-        {"name": p.name, "origin": p.origin, "distribution": p.distribution,
-         "version": p.version, "provides": sorted(provides.get(p.name, []))}
-        for p in host.plugins()
-    ]
+    """List installed plugins: origin, version, status, what each registers, the hooks it
+    implements and the commands it adds; problems below the table."""
+    from ttc.cli.plugin_table import plugin_rows
+
+    rows = plugin_rows(default_host())
     if as_json:
         out.file.write(json.dumps(rows, indent=2) + "\n")
         return
-    table = Table("plugin", "origin", "distribution", "version", "provides")
+    table = Table("plugin", "origin", "version", "status", "provides", "hooks and commands")
     for row in rows:
-        table.add_row(row["name"], row["origin"], row["distribution"] or "",
-                      row["version"] or "", ", ".join(row["provides"]))
+        version = " ".join(x for x in (row["distribution"], row["version"]) if x)
+        uses = [h.removeprefix("ttc_") for h in row["hooks"]
+                if not h.startswith("ttc_register_")]
+        uses += [f"command:{c}" for c in row["commands"]]
+        style = {"ok": "green", "unavailable": "yellow"}.get(row["status"], "red")
+        table.add_row(escape(row["name"]), row["origin"], escape(version),
+                      f"[{style}]{row['status']}[/]", escape(", ".join(row["provides"])),
+                      escape(", ".join(uses)))
     out.print(table)
+    for row in rows:
+        for problem in row["problems"]:
+            err.print(f"{row['name']}: {problem}", markup=False, highlight=False)
 
 
 @app.command()
@@ -216,7 +217,7 @@ def reference() -> None:
 
 
 def _register_plugin_commands() -> None:
-    default_host().hook.ttc_register_commands(cli=app)
+    default_host().register_commands(app)  # one plugin that raises does not stop the others
 
 
 def _masked(exc: BaseException) -> str:
