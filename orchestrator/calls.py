@@ -36,27 +36,49 @@ class ModelCall:
     """One attempt at a model call, as the lifecycle hook ``ttc_model_called`` sees it."""
 
     id: str
+    """Unique per attempt."""
     run_id: str
+    """The run that made the call (``RunInfo.run_id``)."""
     stage: str
+    """The stage's path, e.g. ``2-critic`` (as in ``StageReport.name``)."""
     component: str
+    """The name of the component that made the call."""
     model_alias: str
+    """The recipe's name for the model (a key of ``models:``)."""
     runtime: str
+    """The runtime type, e.g. ``local``, ``sglang``, ``openai``, ``litellm``."""
     model: str
+    """The model the runtime serves (a name, a path or a folder)."""
     kind: str
     """``generate`` or ``score``."""
     fingerprint: str
+    """A hash of everything that determines the response (runtime, model, request): equal
+    fingerprints, interchangeable responses. Replay and resume look calls up by it."""
     request: GenerateRequest | tuple[ScoreRequest, ...]
+    """What was asked: the prompt text, sampling parameters, seed and n (``generate``), or
+    the (prompt, continuation) pairs (``score``)."""
     response: tuple[Completion, ...] | tuple[ScoreResult, ...] | None
+    """One ``Completion`` per sample (text, token ids, logprobs, finish reason) or one
+    ``ScoreResult`` per request; None when the call failed."""
     error: str | None
+    """Why the attempt failed (``TypeName: message``, or ``timed out``); None on success."""
     latency: float
+    """Seconds from sending the request to the response (0 for a replayed call)."""
     attempt: int
+    """1 for the first attempt; a retried call is reported once per attempt."""
     prompt_tokens: int = 0
+    """Prompt tokens the call read: once per generate call (its n samples share the
+    prompt), summed over the requests of a score call."""
     cached_tokens: int = 0
+    """Of ``prompt_tokens``, how many a prefix cache served instead of computing."""
     completion_tokens: int = 0
+    """Tokens generated, over all samples (0 for ``score``)."""
     replayed: bool = False
+    """True when a recording answered (replay, resume, the call cache): no model ran."""
 
     @property
     def ok(self) -> bool:
+        """The attempt succeeded."""
         return self.error is None
 
     def to_dict(self) -> dict[str, Any]:

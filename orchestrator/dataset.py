@@ -47,12 +47,16 @@ class Dataset:
     """A named data set a plugin registers: what it measures and how to load it."""
 
     name: str
+    """Unique among data sets: ``ttc eval --dataset NAME``."""
     description: str
     """What it measures, in a sentence or two (``ttc datasets`` and the README show it)."""
     load: Callable[[], list[Item]] = field(repr=False)
+    """Returns the items; called only when the data set is used (``read_jsonl`` reads a
+    file)."""
     answer_format: str | None = None
     """The format its items are graded in, when they all share one."""
     size: int | None = None
+    """How many items it has, when known without loading it."""
 
 
 def read_jsonl(path: str | Path) -> list[Item]:

@@ -165,7 +165,8 @@ class PluginHost:
         try:
             self.pm.register(plugin, name=info.name)
         except pluggy.PluginValidationError as exc:
-            self._fail(info, f"has a hook that does not match its spec: {exc}")
+            reason = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            self._fail(info, f"has a hook that does not match its spec: {reason}")
             return False
         except ValueError as exc:  # pluggy's "already registered" (its text lists them all)
             self._fail(info, f"cannot be registered: {str(exc).splitlines()[0][:200]}")
@@ -184,7 +185,8 @@ class PluginHost:
                                              info.version, "failed", (problem,))
 
     def _problem(self, name: str, problem: str) -> None:
-        logger.warning("plugin %r: %s", name, problem)
+        named = f"plugin {name!r}" in problem  # registry errors name the plugin already
+        logger.warning("%s", problem if named else f"plugin {name!r}: {problem}")
         self._problems.setdefault(name, []).append(problem)
 
     def register(self, plugin: object, name: str | None = None) -> str:

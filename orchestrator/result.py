@@ -13,21 +13,35 @@ from ttc.state import Ledger, Task
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
+    """What a run gave: ``Pipeline.run`` returns it and ``ttc_run_finished`` receives it."""
+
     run_id: str
+    """The run's id (as in ``RunInfo.run_id``)."""
     task: Task
+    """The question the run answered."""
     answer: str | None
+    """The final answer (the selector's, else the winner's extracted answer); None when
+    there is none or the run failed."""
     winner: Candidate | None
+    """The chosen candidate, with its scores and lineage."""
     pool: tuple[Candidate, ...]
     """The final pool, after selection when the recipe selects."""
     candidates: dict[str, Candidate]
     """Every candidate the run made, by id: the lineage DAG's nodes."""
     ledger: Ledger
+    """Tokens (prompt, cached, completion), calls and wall time per stage and in total."""
     status: str = "succeeded"
+    """``succeeded``, ``budget_exhausted`` or ``failed``."""
     error: str | None = None
+    """Why the run did not succeed."""
     selection: Selection | None = None
+    """The final selector's decision: winner, answer, scores per candidate id."""
     seed: int = 0
+    """The run seed."""
     recipe_name: str = ""
+    """The recipe's ``name:``."""
     stages: tuple[str, ...] = field(default=())
+    """The paths of the stages that ran, in order (each once)."""
     artifacts: Mapping[str, Any] = field(default_factory=dict)
     """The final state's artifacts (e.g. generated unit tests, budget controllers' savings)."""
 
