@@ -71,8 +71,10 @@ class Meter:
             ("token_budget", self.token_budget, self.tokens + cost.tokens),
             ("call_budget", self.call_budget, self.calls + cost.calls),
             ("scorer_call_budget", self.scorer_call_budget, self.scorer.calls + cost.scorer_calls),
+            # the gateway refuses any call once the run's tokens reach max_tokens, so a
+            # round whose scoring follows its generation must leave at least one token
             ("limits.max_tokens", limits.max_tokens,
-             run.ledger.total.completion_tokens + cost.tokens),
+             run.ledger.total.completion_tokens + cost.tokens + (1 if cost.scorer_calls else 0)),
             ("limits.max_calls", limits.max_calls, run.calls_started + cost.calls),
         )
         for name, budget, needed in checks:
