@@ -39,7 +39,7 @@ def test_plugins_lists_the_entry_point_with_origin_and_version(site):
     by_name = {r["name"]: r for r in rows}
     shout = by_name["shout"]
     assert shout["origin"] == "entry-point"
-    assert (shout["distribution"], shout["version"]) == ("ttc-plugin-example", "0.3.1")
+    assert (shout["distribution"], shout["version"]) == ("ttc-shout-plugin", "0.3.1")
     assert shout["provides"] == ["component:shout", "task:yes_no"]
     assert by_name["ttc.plugins.generators.sample"]["origin"] == "builtin"
 
