@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ttc.storage.errors import RunNotFound
@@ -36,6 +36,29 @@ class NewEval:
     options: dict[str, Any]
     items: Sequence[tuple[str, str | None]]
     """(item id, reference) per item, in data set order."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvalListing:
+    """What a list of evals shows about one eval (``EvalStore.eval_listings``): no recipe
+    text, options or items."""
+
+    id: str
+    name: str
+    recipe_name: str
+    dataset: str
+    seed: int
+    items: int
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    wall_time: float
+    summary: Any
+    """The ``EvalSummary`` as JSON once the eval finished, else None."""
+
+
+ITEM_OUTCOMES = ("wrong", "right", "ungraded")
+"""What ``EvalStore.items`` can keep: graded wrong, graded right, not graded (yet)."""
 
 
 def new_eval_id() -> str:
@@ -186,3 +209,101 @@ class EvalStore:
                     out[row.run_id].append(row)
             session.expunge_all()
         return out
+
+    # --- pages for list views (the UI): bounded queries, never a whole table -------------
+
+    def eval_listings(self, *, recipe: str | None = None, dataset: str | None = None,
+                      status: str | None = None, ids: Sequence[str] | None = None,
+                      limit: int = 25, offset: int = 0) -> list[EvalListing]:
+        """One page of evals, newest first, with only the columns a list shows (read through
+        the ``started_at`` index)."""
+        columns = [getattr(EvalRow, name) for name in EvalListing.__dataclass_fields__]
+        query = _eval_filters(select(*columns), recipe, dataset, status, ids)
+        query = query.order_by(EvalRow.started_at.desc(), EvalRow.id).offset(offset).limit(limit)
+        with self.store.session() as session:
+            return [EvalListing(*row) for row in session.execute(query).all()]
+
+    def count_evals(self, *, recipe: str | None = None, dataset: str | None = None,
+                    status: str | None = None) -> int:
+        """How many evals match these filters (the same as ``eval_listings``)."""
+        query = _eval_filters(select(func.count()).select_from(EvalRow), recipe, dataset,
+                              status, None)
+        with self.store.session() as session:
+            return int(session.scalar(query) or 0)
+
+    def recipe_names(self) -> list[str]:
+        """Every recipe name that has evals, sorted (from the ``recipe_name`` index)."""
+        with self.store.session() as session:
+            return list(session.scalars(select(EvalRow.recipe_name).distinct()
+                                        .order_by(EvalRow.recipe_name)).all())
+
+    def datasets(self) -> list[str]:
+        """Every data set that has evals, sorted (from the ``dataset`` index)."""
+        with self.store.session() as session:
+            return list(session.scalars(select(EvalRow.dataset).distinct()
+                                        .order_by(EvalRow.dataset)).all())
+
+    def get_header(self, eval_id: str) -> EvalRow:
+        """An eval without its items (detached; ``item_rows`` is not loaded): what a page
+        about a large eval reads before it pages through the items."""
+        eval_id = self.resolve(eval_id)
+        with self.store.session() as session:
+            row = session.get(EvalRow, eval_id)
+            if row is None:  # deleted since ``resolve``
+                raise RunNotFound(f"no recorded eval {eval_id!r}")
+            session.expunge(row)
+            return row
+
+    def items(self, eval_id: str, *, outcome: str | None = None, offset: int = 0,
+              limit: int = 50, only_wrong: bool = False) -> list[EvalItemRow]:
+        """One page of an eval's items in data set order (the primary key's order);
+        ``outcome`` keeps one of ``ITEM_OUTCOMES`` (``only_wrong`` is ``outcome="wrong"``)."""
+        query = _item_filter(select(EvalItemRow).where(EvalItemRow.eval_id == eval_id),
+                             "wrong" if only_wrong else outcome)
+        query = query.order_by(EvalItemRow.seq).offset(offset).limit(limit)
+        with self.store.session() as session:
+            rows = list(session.scalars(query).all())
+            session.expunge_all()
+            return rows
+
+    def count_items(self, eval_id: str, *, outcome: str | None = None,
+                    only_wrong: bool = False) -> int:
+        query = _item_filter(select(func.count()).select_from(EvalItemRow)
+                             .where(EvalItemRow.eval_id == eval_id),
+                             "wrong" if only_wrong else outcome)
+        with self.store.session() as session:
+            return int(session.scalar(query) or 0)
+
+    def run_tasks(self, run_ids: Iterable[str]) -> dict[str, Any]:
+        """The task (prompt or messages, reference) of each of these runs, and nothing else
+        of them."""
+        ids = list(run_ids)
+        out: dict[str, Any] = {}
+        with self.store.session() as session:
+            for start in range(0, len(ids), 500):
+                out.update(session.execute(select(RunRow.id, RunRow.task).where(
+                    RunRow.id.in_(ids[start:start + 500]))).all())
+        return out
+
+
+def _eval_filters(query: Any, recipe: str | None, dataset: str | None, status: str | None,
+                  ids: Sequence[str] | None) -> Any:
+    if recipe:
+        query = query.where(EvalRow.recipe_name == recipe)
+    if dataset:
+        query = query.where(EvalRow.dataset == dataset)
+    if status:
+        query = query.where(EvalRow.status == status)
+    if ids is not None:
+        query = query.where(EvalRow.id.in_(list(ids)))
+    return query
+
+
+def _item_filter(query: Any, outcome: str | None) -> Any:
+    if outcome is None:
+        return query
+    if outcome not in ITEM_OUTCOMES:
+        raise ValueError(f"outcome must be one of {', '.join(ITEM_OUTCOMES)}, not {outcome!r}")
+    if outcome == "ungraded":
+        return query.where(EvalItemRow.correct.is_(None))
+    return query.where(EvalItemRow.correct.is_(outcome == "right"))
