@@ -1,8 +1,7 @@
 """The Streamlit entry script of ``ttc ui`` (``streamlit run app.py -- --db URL``).
 
-Navigation lists the pages by section. The evaluation pages arrive with ``ttc eval``: add an
-"Evaluate" section here, e.g. ``"Evaluate": [st.Page("page_scripts/evals.py", title="Evals",
-url_path="evals")]``; the other pages need no change.
+Navigation lists the pages by section; a page is one ``st.Page`` and a page script under
+``page_scripts/`` that calls its module's ``render``.
 """
 
 from __future__ import annotations
@@ -23,6 +22,12 @@ SECTIONS: dict[str, list[st.Page]] = {
                 url_path="run"),
         st.Page("page_scripts/whatif.py", title="What-if", icon=":material/alt_route:",
                 url_path="whatif"),
+    ],
+    "Evaluate": [
+        st.Page("page_scripts/evals.py", title="Evals", icon=":material/monitoring:",
+                url_path="evals"),
+        st.Page("page_scripts/eval.py", title="Eval page", icon=":material/fact_check:",
+                url_path="eval"),
     ],
 }
 
