@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from types import MappingProxyType
 from typing import Any
+
+import numpy as np
 
 from ttc.candidate import Candidate, Origin, TokenStats
 from ttc.context import ComponentContext, RunContext
@@ -80,6 +81,42 @@ class ScalingCurve:
         raise KeyError(selector)
 
 
+class _Memo(TaskFormat):
+    """The item's format with ``key`` and ``equivalent`` remembered: re-selecting subsets
+    compares the same few answers hundreds of times (math equivalence can take
+    milliseconds). ``groups`` is the base class's, on the remembered answers, so
+    selections are exactly the format's."""
+
+    def __init__(self, inner: TaskFormat) -> None:
+        super().__init__(inner.config)
+        self.inner = inner
+        self.name = inner.name  # type: ignore[misc]
+        self.extracts_answers = inner.extracts_answers  # type: ignore[misc]
+        self._keys: dict[str, Any] = {}
+        self._equal: dict[tuple[str, str], bool] = {}
+
+    def extract(self, text: str) -> str | None:
+        return self.inner.extract(text)
+
+    def key(self, answer: str) -> Any:
+        found = self._keys.get(answer)
+        if found is None:
+            found = self._keys[answer] = self.inner.key(answer)
+        return found
+
+    def equivalent(self, a: str, b: str) -> bool:
+        found = self._equal.get((a, b))
+        if found is None:
+            found = self._equal[(a, b)] = self.inner.equivalent(a, b)
+        return found
+
+    def read_reference(self, reference: str) -> str | None:
+        return self.inner.read_reference(reference)
+
+    def grade(self, answer: str | None, task: Task) -> Any:
+        return self.inner.grade(answer, task)
+
+
 class _NoModelCalls:
     """Stands in for every runtime while re-selecting: a selector that calls the model is
     told so instead of reaching one."""
@@ -130,19 +167,27 @@ def scaling_curve(store: RunStore | str, eval_id: str, selectors: Sequence[str],
     bad = [n for n in ns if n < 1 or n > n_max]
     if bad:
         raise UsageError(f"N must be between 1 and {n_max} (the candidates per item): {bad}")
-    draws = {n: [_subsets(len(item.pool), n, subsets, random.Random(f"{seed}/{i}/{n}"))
+    draws = {n: [_subsets(len(item.pool), n, subsets, _rng(seed, i, n))
                  for i, item in enumerate(items)] for n in ns}
     curves = [asyncio.run(_selector_curve(spec, items, draws, subsets)) for spec in specs]
     curves.append(_oracle_curve(items, draws, subsets))
     return ScalingCurve(row.id, row.recipe_name, row.dataset, len(items), n_max, tuple(curves))
 
 
-def _subsets(size: int, n: int, limit: int, rng: random.Random) -> list[tuple[int, ...]]:
+def _rng(seed: int, item: int, n: int) -> np.random.Generator:
+    """One stream per (seed, item, N): a curve does not change when items are added."""
+    return np.random.default_rng([seed, item, n])
+
+
+def _subsets(size: int, n: int, limit: int, rng: np.random.Generator
+             ) -> list[tuple[int, ...]]:
     n = min(n, size)
     if math.comb(size, n) <= limit:
         return list(itertools.combinations(range(size), n))
-    # repeats allowed: each is a uniform draw, like the replicate eval it stands for
-    return [tuple(sorted(rng.sample(range(size), n))) for _ in range(limit)]
+    # ``limit`` uniform draws (repeats allowed, like the replicate evals they stand for),
+    # each the first n of a random permutation, in pool order
+    picks = np.sort(np.argsort(rng.random((limit, size)), axis=1)[:, :n], axis=1)
+    return [tuple(int(i) for i in row) for row in picks]
 
 
 def _load_items(evals: EvalStore, row: Any, pipeline: Pipeline) -> list[_Item]:
@@ -159,7 +204,7 @@ def _load_items(evals: EvalStore, row: Any, pipeline: Pipeline) -> list[_Item]:
         task = Task.of({k: v for k, v in run.task.items() if v not in (None, [], {})})
         if task.tests:
             continue  # graded by running tests: not re-gradable per candidate here
-        fmt = grading_format(task, pipeline.plan.task_format, pipeline.host.registry)
+        fmt = _Memo(grading_format(task, pipeline.plan.task_format, pipeline.host.registry))
         final_score = (run.selection or {}).get("score_name") if run.selection else None
         pool = [_candidate(c, final_score) for c in
                 selection_pool(stages[item_row.run_id], candidates[item_row.run_id])]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -75,6 +76,13 @@ def certainty(per_position: Sequence[float]) -> float:
     """The mean over positions, capped at ``UNBOUNDED`` (one-hot positions are +∞)."""
     if not per_position:
         return 0.0
+    if isinstance(per_position, tuple):  # stored statistics: re-selections ask again and again
+        return _certainty_of(per_position)
+    return _certainty_of(tuple(per_position))
+
+
+@lru_cache(maxsize=65536)
+def _certainty_of(per_position: tuple[float, ...]) -> float:
     value = float(np.mean(np.asarray(per_position, dtype=np.float64)))
     if math.isnan(value):
         raise ValueError("self-certainty is undefined (NaN statistics)")
