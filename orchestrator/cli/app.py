@@ -17,7 +17,7 @@ from rich.table import Table
 
 from ttc.cli.inputs import read_tasks
 from ttc.cli.progress import ProgressDisplay
-from ttc.cli.render import components_table, print_result
+from ttc.cli.render import components_table, print_result, print_versus
 from ttc.errors import RecipeError, TTCError, UsageError
 from ttc.plugin_system import default_host
 from ttc.secrets import MaskingFilter, SecretMask, environment_secrets
@@ -71,6 +71,12 @@ def run(
     db: Annotated[str | None, typer.Option("--db", help="Run store URL (default: "
                                            "TTC_DATABASE_URL, else the user data folder).")
                   ] = None,
+    reference: Annotated[str | None, typer.Option(
+        "--reference", help="The right answer to --input: the output says whether each "
+        "answer is right.")] = None,
+    baseline: Annotated[Path | None, typer.Option(
+        "--baseline", help="Also run this recipe (e.g. recipes/greedy.yaml) on the same "
+        "questions and seed, and show its answers beside.")] = None,
 ) -> None:
     """Run a recipe on one question or a file of them."""
     from ttc.pipeline import Pipeline
@@ -78,10 +84,12 @@ def run(
 
     if seed is not None:
         check_seed(seed, "--seed")
-    tasks = read_tasks(input, input_file)
+    tasks = read_tasks(input, input_file, reference)
     # The storage plugin reads the choice (the core does not know it): True is the default
     # store (TTC_DATABASE_URL, else the user data folder).
-    pipeline = Pipeline.from_yaml(recipe, store=(db or True) if record else False)
+    store = (db or True) if record else False
+    pipeline = Pipeline.from_yaml(recipe, store=store)
+    against = None if baseline is None else Pipeline.from_yaml(baseline, store=store)
     host = pipeline.host
     display = None
     if not as_json and err.is_terminal:
@@ -99,12 +107,23 @@ def run(
     mask = SecretMask.for_data(pipeline.plan.data)  # a server may echo the key in its error
     results = [r if r.error is None else dataclasses.replace(r, error=mask.text(r.error))
                for r in results]
-    for result in results:
+    baseline_results = [None] * len(results)
+    if against is not None:
+        base_mask = SecretMask.for_data(against.plan.data)
+        baseline_results = [
+            r if r.error is None else dataclasses.replace(r, error=base_mask.text(r.error))
+            for r in against.run_batch(tasks, concurrency=concurrency, seed=seed)]
+    for result, base in zip(results, baseline_results, strict=True):
         if as_json:
             data = _result_json(result, pipeline)
+            if base is not None:
+                data["baseline"] = _result_json(base, against)
             out.file.write(json.dumps(data, ensure_ascii=False) + "\n")
         else:
             print_result(out, result)
+            if base is not None:
+                print_versus(out, [(result, _correct(result, pipeline)),
+                                   (base, _correct(base, against))])
     if any(r.status == "failed" for r in results):
         failed = [r for r in results if r.status == "failed"]
         err.print(f"[red]{len(failed)} of {len(results)} run(s) failed:[/] "
@@ -112,10 +131,18 @@ def run(
         raise typer.Exit(1)
 
 
+def _correct(result: Any, pipeline: Any) -> bool | None:
+    from ttc.grading import grade
+
+    task = result.task
+    if task.reference is None and not task.tests:
+        return None
+    return grade(result.answer, task, pipeline.plan.task_format, pipeline.host.registry).correct
+
+
 def _result_json(result: Any, pipeline: Any) -> dict[str, Any]:
     """One run as JSON: the task it answered (id, input, reference), the answer, and whether
     it is right when the task has a reference or tests."""
-    from ttc.grading import grade
 
     data = result.to_dict()
     task = result.task
@@ -128,8 +155,7 @@ def _result_json(result: Any, pipeline: Any) -> dict[str, Any]:
         "answer": data["answer"],
     }
     if task.reference is not None or task.tests:
-        out["correct"] = grade(result.answer, task, pipeline.plan.task_format,
-                               pipeline.host.registry).correct
+        out["correct"] = _correct(result, pipeline)
     out.update({
         "winner": data["winner"],
         "candidates": data["candidates"],

@@ -38,6 +38,18 @@ def print_result(console: Console, result: RunResult) -> None:
             if usage.prompt_tokens))
 
 
+def print_versus(console: Console, rows: list[tuple[RunResult, bool | None]]) -> None:
+    """Runs of several recipes on one question, side by side: answer, right or not, cost."""
+    table = Table("recipe", "answer", "right", "completion tokens", "prompt tokens", "calls",
+                  title=f"on: {' '.join(rows[0][0].task.question.split())[:90]}")
+    for result, correct in rows:
+        total = result.ledger.total
+        mark = {True: "[green]✓[/]", False: "[red]✗[/]"}.get(correct, "–")
+        table.add_row(result.recipe_name, str(result.answer), mark,
+                      str(total.completion_tokens), str(total.prompt_tokens), str(total.calls))
+    console.print(table)
+
+
 def components_table(registry: Registry) -> list[dict[str, Any]]:
     rows = []
     for name, entry in sorted(registry.components.items()):

@@ -68,6 +68,23 @@ def test_an_answer_the_format_cannot_extract_is_null_not_the_text(write_recipe):
     assert result["answer"] is None and result["candidates"][0]["text"] == "no digits here"
 
 
+def test_a_baseline_runs_on_the_same_question_and_shows_beside(recipe, write_recipe):
+    other = write_recipe(RECIPE.replace("name: cli", "name: always-13").replace(
+        '["it is 12", "12", "13"]', '["13"]'), "other.yaml")
+    proc = ttc("run", str(recipe), "-i", "3*4?", "--reference", "12", "--baseline",
+               str(other), "--no-record")
+    assert proc.returncode == 0, proc.stderr
+    assert "cli" in proc.stdout and "always-13" in proc.stdout
+    rows = [line for line in proc.stdout.splitlines() if "always-13" in line or "│ cli" in line]
+    assert any("✓" in line for line in rows if "│ cli" in line)
+    assert any("✗" in line for line in rows if "always-13" in line)
+    proc = ttc("run", str(recipe), "-i", "3*4?", "--reference", "12", "--baseline",
+               str(other), "--no-record", "--json")
+    row = json.loads(proc.stdout)
+    assert row["correct"] is True and row["baseline"]["correct"] is False
+    assert row["baseline"]["answer"] == "13" and row["baseline"]["recipe"] == "always-13"
+
+
 def test_run_human_output(recipe):
     proc = ttc("run", str(recipe), "-i", "3*4?")
     assert proc.returncode == 0, proc.stderr
