@@ -5,107 +5,28 @@ open its run page, and save screenshots as test artefacts (``TTC_TEST_ARTIFACTS`
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from browser_support import artifacts, chromium, needs_chromium, serve_ui, settled
 
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.model,
-    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                       reason="needs Debian's chromium and chromium-driver "
-                       "(apt-get install -y chromium chromium-driver)"),
-]
-
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-
-
-def artifacts() -> Path:
-    folder = Path(os.environ.get("TTC_TEST_ARTIFACTS")
-                  or Path(tempfile.gettempdir()) / "ttc-test-artifacts") / "ui"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+pytestmark = [pytest.mark.slow, pytest.mark.model, needs_chromium]
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """``ttc ui`` on a fresh store; its URL. The server is the only process running the
     model while the browser drives it."""
-    port = free_port()
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ttc", "ui", "--db", f"sqlite:///{tmp_path / 'runs.db'}",
-         "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "ttc ui did not start in 60 s"
-            time.sleep(0.3)
+    with serve_ui(f"sqlite:///{tmp_path / 'runs.db'}", tmp_path / "server.log") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}",
-                 "--window-size=1440,2200"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with chromium(tmp_path / "chromium") as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-def settled(browser: object) -> None:
-    """Wait until the app's script run is over (its "running" indicator is gone)."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ready
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    time.sleep(0.5)
-    WebDriverWait(browser, 120).until(ready.invisibility_of_element_located(
-        (By.CSS_SELECTOR, "[data-testid='stStatusWidget']")))
-    time.sleep(0.5)
 
 
 def test_build_run_and_inspect_a_recipe_in_a_browser(server: str, browser) -> None:
