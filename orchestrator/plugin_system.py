@@ -81,6 +81,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ttc.plugins.runtimes.local",
     "ttc.plugins.runtimes.sglang",
     "ttc.plugins.runtimes.openai",
+    "ttc.plugins.runtimes.litellm",
     "ttc.plugins.cluster",
     "ttc.plugins.server",
     "ttc.storage.plugin",

@@ -45,6 +45,10 @@ class Capability(StrEnum):
     CANCEL = "cancel"
     SEED = "seed"
     """Per-request seeds give reproducible samples."""
+    TOKENIZE = "tokenize"
+    """``tokenize`` gives the model's own token ids for any text (exact token counts, e.g. a
+    fuser's ``length_control``). Part of the protocol, so offered unless the runtime type
+    says otherwise (``tokenizes(options)``, see ``offered_capabilities``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,3 +202,14 @@ class RuntimeType(Protocol):
     def create(cls, model: str, options: RuntimeOptions) -> Runtime:
         """A ready runtime. May load weights; ``model`` may be empty for the default."""
         ...
+
+
+def offered_capabilities(runtime_type: type, options: RuntimeOptions) -> frozenset[Capability]:
+    """What a runtime type offers with ``options``, known before anything loads: its
+    ``static_capabilities``, plus ``TOKENIZE`` unless the type defines an optional
+    ``tokenizes(options)`` that says no (a remote API without a local tokenizer folder)."""
+    offered = frozenset(runtime_type.static_capabilities(options))  # type: ignore[attr-defined]
+    tokenizes = getattr(runtime_type, "tokenizes", None)
+    if tokenizes is None or tokenizes(options):
+        offered |= {Capability.TOKENIZE}
+    return offered

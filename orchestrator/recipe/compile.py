@@ -27,6 +27,7 @@ from ttc.recipe.plan import (
 )
 from ttc.recipe.yaml_source import MAX_DEPTH, MAX_NODES, Path, Positions, load_yaml
 from ttc.registry import Registry, did_you_mean
+from ttc.runtime import offered_capabilities
 from ttc.secrets import MASK, is_secret_key
 from ttc.task_format import NoAnswer, TaskFormat
 
@@ -205,7 +206,7 @@ class RecipeCompiler:
                                       runtime_type.Options)
                 continue
             self.models[alias] = ModelBinding(alias, runtime_name, model, options)
-            self.runtime_caps[alias] = frozenset(runtime_type.static_capabilities(options))
+            self.runtime_caps[alias] = offered_capabilities(runtime_type, options)
 
     # --- task and limits ------------------------------------------------------------------
 

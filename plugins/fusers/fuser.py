@@ -24,7 +24,7 @@ from ttc.plugin_system import hookimpl
 from ttc.plugins.critics.critique import critique_of
 from ttc.plugins.prompts import fuser as prompts
 from ttc.plugins.selectors.similarity import chrf_matrix, ngram_f1_matrix, rouge_l_matrix
-from ttc.runtime import GenerateRequest, SamplingParams
+from ttc.runtime import Capability, GenerateRequest, SamplingParams
 from ttc.state import State
 
 
@@ -75,6 +75,12 @@ class Fuser(Component):
     effect = Effect.PRODUCES
     needs_candidates = True
     Config = FuserConfig
+
+    def required_capabilities(self) -> frozenset[Capability]:
+        """``length_control`` counts the inputs' tokens with the fuser model's tokenizer."""
+        if self.config.length_control:  # type: ignore[attr-defined]
+            return self.needs | {Capability.TOKENIZE}
+        return self.needs
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
         config: FuserConfig = self.config  # type: ignore[assignment]

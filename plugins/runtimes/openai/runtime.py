@@ -5,8 +5,10 @@ protocol cannot give stays absent: no ``score`` (no prompt logprobs), no full di
 and token ids only where the server names them (``token_id:N``, vLLM's convention) or a
 local tokenizer can map token strings back to ids (else ``-1``).
 
-The API key comes from the recipe option ``api_key`` or ``OPENAI_API_KEY``; it is a
-``SecretStr`` (masked in reprs, dumps and fingerprints) and never logged.
+The API key comes from the recipe option ``api_key``, else from the environment variable
+the model names in ``api_key_env`` (``OPENAI_API_KEY`` by default), so two models of one
+recipe can use two providers' keys; it is a ``SecretStr`` (masked in reprs, dumps and
+fingerprints) and never logged.
 """
 
 from __future__ import annotations
@@ -49,7 +51,11 @@ class OpenAIOptions(RuntimeOptions):
     base_url: str | None = None
     """e.g. ``http://127.0.0.1:30000/v1``; default ``OPENAI_BASE_URL``, else OpenAI's."""
     api_key: SecretStr | None = None
-    """Default ``OPENAI_API_KEY``; prefer the environment over writing it in a recipe."""
+    """Default: the variable ``api_key_env`` names; prefer the environment over writing a
+    key in a recipe."""
+    api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The environment variable that holds this model's key (e.g. ``TOGETHER_API_KEY``);
+    default ``OPENAI_API_KEY``. Each model names its own, so one recipe can mix providers."""
     mode: Literal["chat", "completions"] = "chat"
     """``chat``: /chat/completions, the server applies its chat template. ``completions``:
     /completions on text rendered here with ``tokenizer`` (literal shared prefixes)."""
@@ -80,10 +86,18 @@ class OpenAIRuntime:
                                "local folder")
         self.tokenizer = LocalTokenizer(folder)
         self._clients: dict[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = {}
+        self._key = api_key(options)
 
     @classmethod
     def static_capabilities(cls, options: RuntimeOptions) -> frozenset[Capability]:
         return CAPABILITIES
+
+    @classmethod
+    def tokenizes(cls, options: RuntimeOptions) -> bool:
+        """Token counts need the model's tokenizer here (the API has no tokenize): only
+        with ``options.tokenizer``, so ``ttc validate`` refuses a fuser's
+        ``length_control`` without one instead of the run failing."""
+        return getattr(options, "tokenizer", None) is not None
 
     @classmethod
     def create(cls, model: str, options: RuntimeOptions) -> OpenAIRuntime:
@@ -104,10 +118,8 @@ class OpenAIRuntime:
             del self._clients[stale]
         client = self._clients.get(loop)
         if client is None:
-            secret = self.options.api_key
-            key = secret.get_secret_value() if secret else os.environ.get("OPENAI_API_KEY")
             client = self._clients[loop] = openai.AsyncOpenAI(
-                api_key=key or NO_KEY, base_url=self.base_url,
+                api_key=self._key or NO_KEY, base_url=self.base_url,
                 timeout=self.options.timeout_s, max_retries=self.options.max_retries)
         return client
 
@@ -243,6 +255,22 @@ class OpenAIRuntime:
             return token_id
         ids = self.tokenizer.encode(token)  # decoded text (" Paris"), as most servers send
         return ids[0] if len(ids) == 1 else -1
+
+
+def api_key(options: OpenAIOptions) -> str | None:
+    """The model's key: the option, else its variable. A variable the recipe names that is
+    not set is an error before any call (the default, ``OPENAI_API_KEY``, may be unset for
+    a self-hosted server)."""
+    if options.api_key is not None:
+        return options.api_key.get_secret_value()
+    if options.api_key_env is None:
+        return os.environ.get("OPENAI_API_KEY")
+    key = os.environ.get(options.api_key_env)
+    if not key:
+        raise RequestError(f"the openai runtime reads this model's key from "
+                           f"{options.api_key_env}, which is not set: export it (keys are "
+                           "never written into recipes)")
+    return key
 
 
 def _usage(usage: Any) -> tuple[int, int]:
