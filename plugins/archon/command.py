@@ -23,7 +23,7 @@ def import_archon(
              "model_type.")] = None,
 ) -> None:
     """Convert an Archon JSON config into a ttc recipe (YAML on stdout, report on stderr)."""
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # a warning is one line, however long
     try:
         data = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

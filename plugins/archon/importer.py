@@ -2,9 +2,11 @@
 
 Each Archon layer becomes a stage (a layer that mixes component types becomes one stage per
 run of same-typed components); several generators or fusers in one layer become one stage
-of several entries (an ensemble); each distinct (model, model_type) becomes a model alias.
-What cannot be mapped is reported, never silently dropped; Archon's random final pick
-becomes an explicit selector.
+of several entries (an ensemble); each distinct (model, model_type) becomes a model alias on
+a runtime that exists (``providers``), with Archon's implicit system messages and
+``no_system`` carried over (``system_prompts``). What cannot be mapped is reported, never
+silently dropped; Archon's random final pick becomes an explicit selector, reported only
+when more than one candidate can reach it.
 """
 
 from __future__ import annotations
@@ -14,26 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-PROVIDERS: dict[str, tuple[str, str | None]] = {
-    "OpenAI_API": ("openai", None),
-    "Together_API": ("openai", "https://api.together.xyz/v1"),
-    "Groq_API": ("openai", "https://api.groq.com/openai/v1"),
-    "vLLM": ("openai", "http://localhost:8000/v1"),
-    "tgi": ("openai", "http://localhost:8080/v1"),
-    "sglang": ("sglang", "http://localhost:30000"),
-}
-"""model_type → (ttc runtime, ``options.base_url``). None: the runtime's default (for
-``openai``: ``OPENAI_BASE_URL``, else OpenAI's). The others have no ttc runtime yet."""
-SELF_HOSTED = {"vLLM", "tgi", "sglang"}
-"""Their base_url is a guess at a local server: the importer says so."""
-KEY_ENV = {"OpenAI_API": "OPENAI_API_KEY", "Together_API": "TOGETHER_API_KEY",
-           "Groq_API": "GROQ_API_KEY"}
-"""Where Archon reads each hosted provider's key. ttc's ``openai`` runtime reads
-``OPENAI_API_KEY`` (or ``options.api_key``); the importer never writes a key into a recipe."""
-UNMAPPED_PROVIDERS = {"Anthropic_API": "anthropic", "Google_API": "google",
-                      "Bedrock_API": "bedrock"}
+from ttc.plugins.archon.providers import PROVIDERS, binding, guessed_address
+from ttc.plugins.archon.system_prompts import OWN, system_for
 
-COMMON = {"type", "model", "model_type", "temperature", "custom"}
+COMMON = {"type", "model", "model_type", "temperature", "custom", "no_system"}
 PARAMS: dict[str, dict[str, str]] = {
     "generator": {"samples": "samples", "max_tokens": "max_tokens"},
     "fuser": {"samples": "samples", "max_tokens": "max_tokens",
@@ -68,10 +54,11 @@ def alias_for(model: str) -> str:
 
 def convert(config: Mapping[str, Any], *, runtime: str | None = None,
             registered: Iterable[str] | None = None,
-            known_components: Iterable[str] | None = None) -> Conversion:
+            known_components: Mapping[str, Any] | Iterable[str] | None = None) -> Conversion:
     """Convert one Archon config. ``runtime`` maps every model onto that ttc runtime (e.g.
     ``local`` to try a config on the embedded model); ``registered`` (runtime names) and
-    ``known_components`` let the report say what will not resolve."""
+    ``known_components`` (the registry's components; default: the installed ones) let the
+    report say what will not resolve."""
     out = Conversion(recipe={})
     name = config.get("name") or "archon-import"
     layers = config.get("layers")
@@ -83,7 +70,8 @@ def convert(config: Mapping[str, Any], *, runtime: str | None = None,
     stages: list[Any] = []
     critiques_fresh = False
     critiqued_before = False
-    components = set(known_components or ())
+    components = _components(known_components)
+    lost_system: dict[str, None] = {}
     for li, layer in enumerate(layers):
         if isinstance(layer, Mapping) and "models" in layer:  # older format
             layer = [{"type": "generator", **m} for m in layer["models"]]
@@ -107,6 +95,11 @@ def convert(config: Mapping[str, Any], *, runtime: str | None = None,
                     continue
             else:
                 entry = _entry(kind, component, where, out)
+                system, lost = system_for(kind, component, _parameters(components, kind))
+                if system is not None:
+                    entry["system"] = system
+                if lost:
+                    lost_system[kind] = None
             alias = _model(component, where, runtime, models, bindings, out)
             if alias is not None:
                 entry["model"] = alias
@@ -137,9 +130,21 @@ def convert(config: Mapping[str, Any], *, runtime: str | None = None,
             if spec["runtime"] not in set(registered):
                 out.warnings.append(f"model {alias!r}: runtime {spec['runtime']!r} is not "
                                     "installed; the recipe will not validate until it is")
+    if lost_system:
+        said = "; ".join(f"{kind}: {' / '.join(repr(p) for p in OWN[kind])}"
+                         for kind in lost_system)
+        out.warnings.append(
+            f"Archon starts each {', '.join(lost_system)} call with a system message of its "
+            f"own ({said}); ttc's take no system parameter, so those calls go without one")
     _provider_notes(models, bindings, stages, out)
-    out.warnings.append("Archon returns a random surviving candidate; the recipe ends with an "
-                        "explicit selector instead (select: first, the top of the last stage)")
+    survivors = max_pool(stages)
+    if survivors is None or survivors > 1:
+        out.warnings.append(
+            "Archon returns a random surviving candidate"
+            + (" (the last layer can leave several)" if survivors else
+               " (a custom component's output size is unknown)")
+            + "; the recipe ends with an explicit selector instead (select: first, the top "
+            "of the last stage)")
     out.recipe = {
         "name": str(name),
         "description": f"Imported from the Archon config {name!r} by ttc import-archon.",
@@ -162,39 +167,70 @@ def _plain(value: Any) -> Any:
 
 def _provider_notes(models: Mapping[tuple[str, str], str], bindings: Mapping[str, Any],
                     stages: list[Any], out: Conversion) -> None:
-    """What the user must still do for the mapped providers: keys (from the environment,
-    never the recipe), guessed server addresses, tokenizers for ``length_control``."""
-    providers: dict[str, list[str]] = {}
-    for (_, model_type), alias in models.items():
-        if bindings[alias].get("runtime") == "openai":
-            providers.setdefault(model_type, []).append(alias)
-    keyed = {t: KEY_ENV[t] for t in providers if t in KEY_ENV}
-    for model_type, env in sorted(keyed.items()):
-        if env != "OPENAI_API_KEY":
-            out.warnings.append(
-                f"{model_type} models ({', '.join(providers[model_type])}): the openai runtime "
-                f"reads its key from OPENAI_API_KEY, not {env}; run with "
-                f"OPENAI_API_KEY=\"${env}\" (keys are never written into the recipe)")
-    if len(set(keyed.values())) > 1:
-        out.warnings.append(
-            f"the config mixes providers with different keys ({', '.join(sorted(keyed))}); "
-            "the openai runtime reads one OPENAI_API_KEY per process: until it can name a "
-            "key variable per model, put the models behind one OpenAI-compatible gateway "
-            "that holds the keys (and point every base_url at it)")
-    for model_type in sorted(set(providers) & SELF_HOSTED):
-        for alias in providers[model_type]:
-            out.warnings.append(
-                f"model {alias!r} ({model_type}): base_url "
-                f"{bindings[alias]['options']['base_url']} is a guess; set it to your server")
+    """What the user must still do: point guessed server addresses at their servers, give
+    a fuser's ``length_control`` a tokenizer, install the litellm extra when it is used."""
+    for (_, model_type), alias in sorted(models.items(), key=lambda item: item[1]):
+        guess = guessed_address(model_type, bindings[alias])
+        if guess is not None:
+            out.warnings.append(f"model {alias!r} ({model_type}): the server address {guess} "
+                                "is a guess; set it to your server")
+    remote = {"openai", "litellm"}
     fuser_models = {e.get("model") for stage in stages
                     for e in (stage if isinstance(stage, list) else [stage])
                     if e.get("use") == "fuser" and e.get("length_control")}
     for alias in sorted(a for a in fuser_models if a in bindings
-                        and bindings[a].get("runtime") == "openai"):
+                        and bindings[a].get("runtime") in remote):
         out.warnings.append(
             f"model {alias!r}: a fuser's length_control counts tokens with the model's "
-            "tokenizer; the openai runtime needs  options: {tokenizer: /local/model/folder}  "
-            "for that, or the fuser fails at run time")
+            f"tokenizer, which the {bindings[alias]['runtime']} runtime has only with  "
+            "options: {tokenizer: /local/model/folder}; ttc validate refuses the recipe "
+            "until it has one (or drop length_control)")
+    on_litellm = sorted(a for a, spec in bindings.items() if spec.get("runtime") == "litellm")
+    if on_litellm:
+        from ttc.plugins.runtimes.litellm.availability import missing
+
+        problem = missing()
+        if problem:
+            out.warnings.append(f"models {', '.join(on_litellm)} use the litellm runtime: "
+                                f"{problem}")
+
+
+def max_pool(stages: list[Any]) -> int | None:
+    """The most candidates the last stage can leave (None: a custom component's, unknown),
+    following Archon's semantics: generators and fusers add ``samples`` each, a ranker keeps
+    ``top_k``, a verifier may keep all (all pass, or none does), critics keep the pool."""
+    size: int | None = 0
+    for stage in stages:
+        entries = stage if isinstance(stage, list) else [stage]
+        kind = entries[0].get("use")
+        if kind in ("generator", "fuser"):
+            size = sum(int(e.get("samples", 1)) for e in entries)
+        elif kind == "ranker":
+            size = min(int(e["top_k"]) for e in entries) if size is None else min(
+                [size, *(int(e["top_k"]) for e in entries)])
+        elif kind == "unit_test_evaluator":
+            tops = [int(e["top_k"]) for e in entries if e.get("top_k")]
+            size = (min(tops) if size is None else min([size, *tops])) if tops else size
+        elif kind not in ("critic", "verifier", "unit_test_generator"):
+            size = None
+    return size
+
+
+def _components(known: Mapping[str, Any] | Iterable[str] | None) -> Mapping[str, Any]:
+    """Component name → its registry entry (or None when only names were given)."""
+    if known is None:
+        from ttc.plugin_system import default_host
+
+        return default_host().registry.components
+    if isinstance(known, Mapping):
+        return known
+    return dict.fromkeys(known)
+
+
+def _parameters(components: Mapping[str, Any], kind: str) -> list[str]:
+    entry = components.get(kind)
+    config = getattr(getattr(entry, "obj", None), "Config", None)
+    return list(getattr(config, "model_fields", {}) or {})
 
 
 def _entry(kind: str, component: Mapping[str, Any], where: str,
@@ -234,20 +270,20 @@ def _model(component: Mapping[str, Any], where: str, runtime: str | None,
     key = (str(model), model_type)
     if key in models:
         return models[key]
-    alias = alias_for(str(model))
+    spec = binding(model_type, str(model))
+    alias = alias_for(spec["model"] if spec is not None else str(model))  # TGI's is its URL
     while alias in bindings:
         alias += "-2"
     models[key] = alias
     if runtime is not None:
         bindings[alias] = {"runtime": runtime}
-    elif model_type in PROVIDERS:
-        name, base_url = PROVIDERS[model_type]
-        bindings[alias] = {"runtime": name, "model": str(model)}
-        if base_url is not None:
-            bindings[alias]["options"] = {"base_url": base_url}
+    elif spec is not None:
+        bindings[alias] = spec
     else:
-        name = UNMAPPED_PROVIDERS.get(model_type, model_type.lower() or "unknown")
+        name = model_type.lower() or "unknown"
         bindings[alias] = {"runtime": name, "model": str(model)}
-        out.warnings.append(f"{where}: model_type {model_type!r} has no ttc runtime; emitted "
-                            f"as runtime {name!r} (add a runtime plugin of that name)")
+        out.warnings.append(
+            f"{where}: model_type {model_type!r} is not one of Archon's "
+            f"({', '.join(PROVIDERS)}): a custom generator; emitted as runtime {name!r} (add "
+            "a runtime plugin of that name, or import with --runtime NAME)")
     return alias
