@@ -141,6 +141,8 @@ class Expander:
             steps = (*node.steps, step)
             text = "".join(s.text for s in steps)
             tokens = joined([s.completion for s in steps if s.completion is not None])
+            if terminal is None:  # an unfinished solution reads as cut short to selectors
+                tokens = replace(tokens, finish_reason="length")
             candidate = ctx.candidate(config.reply(text), tokens, parents=parents,
                                       sample_index=j, seed=seed,
                                       key=("step", self.method, *expansion.tag, node.id))

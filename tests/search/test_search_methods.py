@@ -69,6 +69,9 @@ def test_every_partial_solution_is_stored_with_its_parent(method) -> None:
     final = [c for c in result.candidates.values() if c.artifacts["search"].get("final")]
     assert final and result.winner.id in {c.id for c in final}
     assert all("search_usage" in c.artifacts for c in final)
+    for c in result.candidates.values():  # unfinished solutions read as cut short
+        ended = c.artifacts["search"]["terminal"]
+        assert c.finish_reason == ("length" if ended is None else "stop")
     for c in result.candidates.values():  # step scores as weighted_best_of_n reads them
         assert [k for k in c.scores if k.startswith("prm#")] == [f"prm#{i}"
                                                                  for i in range(depth(c))]
