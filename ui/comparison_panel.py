@@ -42,12 +42,13 @@ def compute_comparison(db: str | None, baseline: str, other: str,
 
 
 def comparison_row(c: Comparison) -> dict[str, Any]:
+    """One compared eval (the baseline's accuracy is in the baseline picker's label)."""
     d = c.paired
-    return {"compared": f"{c.other} {c.other_name}", "shared items": c.shared,
-            "baseline acc.": c.baseline_accuracy, "acc.": c.other_accuracy,
+    return {"compared": f"{c.other} {c.other_name}", "acc.": c.other_accuracy,
             "difference": d.difference,
             "95 % interval (paired bootstrap)": f"{d.interval.low:+.1%} … {d.interval.high:+.1%}",
-            "wins": d.wins, "losses": d.losses, "McNemar p": d.p_value, "verdict": c.verdict}
+            "verdict": c.verdict, "wins": d.wins, "losses": d.losses, "McNemar p": d.p_value,
+            "shared items": c.shared}
 
 
 def interval_chart(comparisons: Sequence[Comparison]) -> Any:
@@ -59,7 +60,7 @@ def interval_chart(comparisons: Sequence[Comparison]) -> Any:
              "verdict": c.verdict} for c in comparisons]
     title = f"accuracy − baseline ({comparisons[0].baseline_name})"
     base = alt.Chart(alt.Data(values=rows)).encode(
-        y=alt.Y("eval:N", title=None, sort=None),
+        y=alt.Y("eval:N", title=None, sort=None, axis=alt.Axis(labelLimit=320)),
         tooltip=["eval:N", alt.Tooltip("difference:Q", format="+.1%"),
                  alt.Tooltip("low:Q", format="+.1%"), alt.Tooltip("high:Q", format="+.1%"),
                  "verdict:N"])
@@ -95,11 +96,10 @@ def render(db: str | None, evals: EvalStore, headers: Sequence[Any], key: str) -
         return
     st.dataframe([comparison_row(c) for c in found], hide_index=True, key=f"{key}.table",
                  column_config={
-                     "baseline acc.": st.column_config.NumberColumn(format="percent"),
                      "acc.": st.column_config.NumberColumn(format="percent"),
                      "difference": st.column_config.NumberColumn(format="percent"),
                      "McNemar p": st.column_config.NumberColumn(format="%.3g"),
-                     "verdict": st.column_config.TextColumn(width="large")})
+                     "verdict": st.column_config.TextColumn(width="medium")})
     st.altair_chart(interval_chart(found))
     st.caption("Differences are paired: the same items graded in both evals. Wins are items "
                "the compared eval got right and the baseline wrong, losses the reverse; the "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import streamlit as st
@@ -122,9 +122,10 @@ def render(db: str | None, evals: EvalStore, headers: Sequence[Any], key: str) -
         return
     curves: list[ScalingCurve] = []
     points: list[EvalSummary] = []
+    labels = line_labels(headers)
     with st.spinner("Re-selecting the stored candidates (no model call)…"):
         for header in headers:
-            _add(db, evals, header, specs, ns, subsets, curves, points)
+            _add(db, evals, header, labels[header.id], specs, ns, subsets, curves, points)
     if not curves and not points:
         return
     st.altair_chart(scaling_chart(curves, points))
@@ -180,7 +181,23 @@ def _usable(spec: str, registry: Any) -> bool:
         return False
 
 
-def _add(db: str | None, evals: EvalStore, header: Any, specs: tuple[str, ...],
+def line_labels(headers: Sequence[Any]) -> dict[str, str]:
+    """How the chart names each eval: its recipe, with the seed when two picked evals share
+    the recipe, and the eval id when that is not enough (the chart's lines are named by it,
+    so two evals of one recipe would otherwise merge into one line)."""
+    labels = {}
+    for header in headers:
+        same = [h for h in headers if h.recipe_name == header.recipe_name]
+        if len(same) == 1:
+            labels[header.id] = header.recipe_name
+        elif len({h.seed for h in same}) == len(same):
+            labels[header.id] = f"{header.recipe_name} (seed {header.seed})"
+        else:
+            labels[header.id] = f"{header.recipe_name} ({header.id})"
+    return labels
+
+
+def _add(db: str | None, evals: EvalStore, header: Any, label: str, specs: tuple[str, ...],
          ns: tuple[int, ...] | None, subsets: int, curves: list[ScalingCurve],
          points: list[EvalSummary]) -> None:
     """The eval's curve, or its summary as a point when it has one candidate per item."""
@@ -198,13 +215,13 @@ def _add(db: str | None, evals: EvalStore, header: Any, specs: tuple[str, ...],
     summary = summary_of(header)
     if outcome.curve is None or outcome.curve.n_max == 1:
         if summary is not None:
-            points.append(summary)
+            points.append(replace(summary, recipe=label))
             if outcome.error:
                 st.caption(f"{name} is drawn as its summary: {outcome.error}")
         elif outcome.error:
             st.warning(f"{name}: {outcome.error}")
         return
-    curves.append(outcome.curve)
+    curves.append(replace(outcome.curve, recipe=label))
     for curve in outcome.curve.curves:
         if curve.error:
             st.warning(f"{name} · {curve.selector}: {curve.error}")

@@ -45,8 +45,8 @@ def write_dataset(path: Path, items: int, prefix: str = "q") -> Path:
 
 
 def record_evals(url: str, folder: Path) -> dict[str, str]:
-    """Eval ids by name: ``vote``, ``first``, ``greedy`` (same 24 items) and ``other`` (a
-    vote on 3 other items)."""
+    """Eval ids by name: ``vote``, ``first``, ``greedy`` (same 24 items), ``vote_seed1`` (the
+    vote again with seed 1) and ``other`` (a vote on 3 other items)."""
     from ttc.plugins.evaluation import evaluate
 
     data = write_dataset(folder / "set.jsonl", ITEMS)
@@ -55,10 +55,11 @@ def record_evals(url: str, folder: Path) -> dict[str, str]:
         recipes.append(folder / f"{name}.yaml")
         recipes[-1].write_text(text)
     vote, first, greedy = evaluate(recipes, data, store=url)
+    (vote_seed1,) = evaluate([recipes[0]], data, store=url, seed=1)
     (other,) = evaluate([recipes[0]], write_dataset(folder / "other.jsonl", 3, "z"),
                         store=url)
     return {"vote": vote.eval_id, "first": first.eval_id, "greedy": greedy.eval_id,
-            "other": other.eval_id}
+            "vote_seed1": vote_seed1.eval_id, "other": other.eval_id}
 
 
 def write_listed_evals(url: str, count: int, items: int = 4, *,

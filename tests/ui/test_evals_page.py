@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from ttc.plugins.evaluation import compare, scaling_curve
 from ttc.storage import RunStore
 from ttc.storage.evals import EvalStore
 from ttc.ui.eval_page import TAB_KEY
-from ttc.ui.scaling_panel import parse_ns, recipe_selector_spec
+from ttc.ui.scaling_panel import line_labels, parse_ns, recipe_selector_spec
 from ttc.ui.settings import open_store
 
 OWN_VOTE = "majority:tie_break=first"
@@ -233,6 +234,16 @@ def test_curves_are_computed_once_per_eval_and_selectors(app, recorded, monkeypa
     assert len(calls) == 2
 
 
+def test_evals_of_one_recipe_are_told_apart_by_seed(app, recorded) -> None:
+    url, ids = recorded
+    at = app(url, "evals", evals=f"{ids['vote']},{ids['vote_seed1']}")
+    lines = {r["line"] for r in chart_values(scaling_chart_of(at))}
+    assert lines == {f"rotating-vote (seed {seed}) · {selector}"
+                     for seed in (0, 1) for selector in (OWN_VOTE, "oracle")}
+    headers = [SimpleNamespace(id=i, recipe_name="r", seed=0) for i in ("e-1", "e-2")]
+    assert line_labels(headers) == {"e-1": "r (e-1)", "e-2": "r (e-2)"}
+
+
 def test_bad_selectors_and_n_values_are_messages_not_tracebacks(app, recorded) -> None:
     url, ids = recorded
     at = app(url, "evals", evals=ids["vote"])
@@ -268,7 +279,10 @@ def test_paired_comparisons_report_what_compare_computes(app, recorded) -> None:
         (expected[0].paired.interval.low, expected[0].paired.interval.high))
     at.selectbox(key="evals.compare.baseline").set_value(ids["vote"]).run()
     table = table_with(at, "verdict")
-    assert list(table["baseline acc."]) == pytest.approx([9 / ITEMS] * 2)
+    assert "37.5%" in at.selectbox(key="evals.compare.baseline").format_func(ids["vote"])
+    expected = compare(url, [ids["vote"], ids["greedy"], ids["first"]])
+    assert list(table["acc."]) == pytest.approx([c.other_accuracy for c in expected])
+    assert list(table["difference"]) == pytest.approx([c.paired.difference for c in expected])
     assert not at.exception
 
 
