@@ -84,6 +84,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ttc.plugins.runtimes.litellm",
     "ttc.plugins.cluster",
     "ttc.plugins.server",
+    "ttc.plugins.tracing",
     "ttc.storage.plugin",
     "ttc.ui.plugin",
     "ttc.plugins.evaluation.datasets.builtin",
