@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import streamlit as st
+from sqlalchemy.engine import make_url
 
 from ttc.storage import RunStore
 from ttc.ui.builder_page import LAST_RUN_KEY, run_recipe
@@ -98,7 +99,8 @@ def _filters(store: RunStore) -> RunFilters:
 
 def first_screen(store: RunStore) -> None:
     """No run recorded yet: run the demo recipe on the embedded model, or go build one."""
-    st.info(f"No runs are recorded in `{store.url}` yet. Run the demo recipe — eight answers "
+    shown = make_url(store.url).render_as_string(hide_password=True)
+    st.info(f"No runs are recorded in `{shown}` yet. Run the demo recipe — eight answers "
             "from the embedded CPU model and a majority vote — or compose a recipe in the "
             "Builder.")
     demo = demo_recipe()

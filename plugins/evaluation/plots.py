@@ -35,9 +35,12 @@ def chart_rows(curves: Sequence[ScalingCurve], points: Sequence[EvalSummary] = (
                              "low": max(0.0, point.accuracy - point.spread),
                              "high": min(1.0, point.accuracy + point.spread),
                              "tokens": point.tokens_per_item})
+    names = [summary.recipe for summary in points]
     for summary in points:
+        line = summary.recipe if names.count(summary.recipe) == 1 else \
+            f"{summary.recipe} (seed {summary.seed})"
         rows.append({"recipe": summary.recipe, "selector": "(recipe)",
-                     "line": f"{summary.recipe}", "oracle": False, "n": 1,
+                     "line": line, "oracle": False, "n": 1,
                      "accuracy": summary.accuracy, "spread": 0.0,
                      "low": summary.interval.low, "high": summary.interval.high,
                      "tokens": summary.tokens_per_item, "point": True})
@@ -51,7 +54,8 @@ def scaling_chart(curves: Sequence[ScalingCurve], points: Sequence[EvalSummary] 
         raise UsageError(PLOT_HINT) from None
     data = alt.Data(values=chart_rows(curves, points))
     dash = alt.condition("datum.oracle", alt.value([6, 4]), alt.value([1, 0]))
-    color = alt.Color("line:N", title=None, legend=alt.Legend(orient="bottom", columns=2))
+    color = alt.Color("line:N", title=None,
+                      legend=alt.Legend(orient="bottom", columns=2, labelLimit=0))
     tooltip = ["line:N", "n:Q", alt.Tooltip("accuracy:Q", format=".1%"),
                alt.Tooltip("tokens:Q", format=",.0f")]
 
