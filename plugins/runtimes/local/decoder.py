@@ -124,7 +124,8 @@ class Decoder:
         """Run ``[rows, t]`` new tokens after what ``kv`` holds; returns float32 logits.
 
         Logits are for the last position ``[rows, vocab]``, or with ``logits_from`` for new
-        positions ``logits_from:`` as ``[rows, t - logits_from, vocab]``. ``kv`` is extended
+        positions ``logits_from:`` as ``[rows, t - logits_from, vocab]`` (none when it is
+        ``t``: a prefill chunk before the positions that need logits). ``kv`` is extended
         by ``t`` columns.
         """
         rows, new = token_ids.shape
@@ -167,6 +168,8 @@ class Decoder:
             gate, up = layer.gate_up(normed).chunk(2, dim=-1)
             hidden = layer.down.add_to(self.activation(gate) * up, hidden)
         kv.length += new
+        if logits_from is not None and logits_from >= new:
+            return hidden.new_empty(rows, 0, self.vocab_size, dtype=torch.float32)
         hidden = hidden[:, -1] if logits_from is None else hidden[:, logits_from:]
         hidden = F.rms_norm(hidden, width, self.norm, eps)
         return self.lm_head(hidden).float()

@@ -1,11 +1,13 @@
 """The decode loop: continuous batching of seeded samples with exact statistics.
 
-One engine thread owns the model. Requests arrive in an inbox; at each step boundary the
-engine prefills new prompts (reusing cached prefixes), lets their samples join the running
-batch (the n samples of a prompt share one prefill: its KV is copied, not recomputed),
-runs one forward step for every row, picks each row's token with its own generator,
-records exact statistics from the raw logits, and drops finished or cancelled rows.
-Callers wait on ``concurrent.futures.Future`` objects; cancelling one aborts its rows.
+One engine thread owns the model. Requests arrive in an inbox; each turn of the loop the
+engine prefills up to one chunk of prompt tokens (reusing cached prefixes; a long prompt
+takes several turns, see ``prefill.py``), lets the samples of finished prefills join the
+running batch (the n samples of a prompt share one prefill: its KV is copied, not
+recomputed), runs one forward step for every row, picks each row's token with its own
+generator, records exact statistics from the raw logits, and drops finished or cancelled
+rows. Callers wait on ``concurrent.futures.Future`` objects; cancelling one drops its work
+wherever it is: queued, between two prefill chunks, or decoding.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -22,31 +25,18 @@ from typing import Any
 
 import torch
 
-from ttc.runtime import (
-    Completion,
-    GenerateRequest,
-    PositionStats,
-    RuntimeCallError,
-    ScoreResult,
-)
+from ttc.runtime import Completion, GenerateRequest, RuntimeCallError, ScoreResult
 
 from .batch_kv import BatchKV
 from .decoder import Decoder
+from .prefill import PrefillTask, ScoreInput, ScoreStats
 from .prefix_cache import PrefixCache
 from .sampling import RowSampler, choose_tokens, sample_seed
 from .token_stats import chosen_logprobs, position_stats, top_logprobs
 
+__all__ = ["Engine", "ScoreInput", "claim_cores"]
+
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ScoreInput:
-    """A tokenised score request: prompt ids and continuation ids, tokenised apart."""
-
-    prompt_ids: tuple[int, ...]
-    continuation_ids: tuple[int, ...]
-    top_logprobs: int = 0
-    token_ids_logprob: tuple[int, ...] = ()
 
 
 @dataclass(eq=False)
@@ -60,6 +50,11 @@ class _GenerateJob:
     first_logits: torch.Tensor | None = None
     admitted: int = 0
     unfinished: int = 0
+    task: PrefillTask | None = None
+    """The prompt's prefill while it runs."""
+
+    def __post_init__(self) -> None:
+        self.task = PrefillTask(self.prompt_ids, logits_from=len(self.prompt_ids) - 1)
 
     def aborted(self) -> bool:
         return self.future.done()
@@ -67,8 +62,30 @@ class _GenerateJob:
 
 @dataclass(eq=False)
 class _ScoreJob:
+    """Score inputs prefilled one after another (they often share a prompt: the second
+    finds it in the prefix cache), each keeping only its statistics."""
+
     inputs: Sequence[ScoreInput]
     future: Future
+    results: list[ScoreResult] = field(default_factory=list)
+    stats: ScoreStats | None = None
+    task: PrefillTask | None = None
+
+    def __post_init__(self) -> None:
+        self._next_input()
+
+    def _next_input(self) -> None:
+        if len(self.results) < len(self.inputs):
+            item = self.inputs[len(self.results)]
+            self.stats, self.task = ScoreStats(item), item.task()
+        else:
+            self.stats = self.task = None
+
+    def aborted(self) -> bool:
+        return self.future.done()
+
+
+_PrefillJob = _GenerateJob | _ScoreJob
 
 
 @dataclass(eq=False)
@@ -97,17 +114,28 @@ class Engine:
 
     def __init__(self, load_decoder: Callable[[], Decoder], tokenizer: Any, *,
                  extra_eos_ids: frozenset[int] = frozenset(), max_batch: int,
-                 prefix_cache_tokens: int, threads: int = 0) -> None:
+                 prefix_cache_tokens: int, threads: int = 0, prefill_chunk: int = 256) -> None:
         """Start the engine thread, which loads the decoder itself (see ``claim_cores``);
         load errors are raised here."""
         self.tokenizer = tokenizer
         self.max_batch = max_batch
+        self.prefill_chunk = max(1, prefill_chunk)
+        """Most prompt tokens prefilled per turn of the loop (between two decode steps)."""
         self.prefix_cache = PrefixCache(prefix_cache_tokens)
         self.steps = 0
         """Decode steps run so far (for tests and the bench)."""
         self.prefill_tokens = 0
         """Prompt tokens actually computed (not served from the prefix cache)."""
+        self.prefill_chunks = 0
+        """Prefill forward passes run so far (a prompt takes one per chunk)."""
+        self.prefills_cancelled = 0
+        """Prefills dropped unfinished because their caller went away."""
         self._inbox: queue.Queue = queue.Queue()
+        self._prefilling: deque[_PrefillJob] = deque()
+        self._partial: _PrefillJob | None = None
+        """The request whose prompt is half prefilled (at most one at a time)."""
+        self._prefill_debt = 0.0
+        """Seconds of decode steps the running rows are owed for the last cut chunk."""
         self._waiting: deque[_GenerateJob] = deque()
         self._rows: list[_Row] = []
         self._extra_eos_ids = extra_eos_ids
@@ -121,6 +149,11 @@ class Engine:
     def active_rows(self) -> int:
         """Sequences in the running batch right now."""
         return len(self._rows)
+
+    @property
+    def pending_prefills(self) -> int:
+        """Requests whose prompt is queued or partly prefilled."""
+        return len(self._prefilling)
 
     # --- called from any thread ----------------------------------------------------------
 
@@ -160,8 +193,10 @@ class Engine:
         with torch.inference_mode():
             while True:
                 try:
-                    if not self._take_inbox(block=not self._rows and not self._waiting):
+                    idle = not self._rows and not self._waiting and not self._prefilling
+                    if not self._take_inbox(block=idle):
                         break
+                    self._prefill_some()
                     self._admit_rows()
                     self._drop_rows(lambda row: row.job.aborted())
                     if self._rows:
@@ -181,49 +216,128 @@ class Engine:
             if item is _STOP:
                 self._fail_all(RuntimeCallError("the local engine was closed"))
                 return False
-            future = item if isinstance(item, Future) else item.future
-            try:
-                if isinstance(item, _ScoreJob):
-                    self._run_score(item)
-                elif isinstance(item, _GenerateJob):
-                    if not item.aborted():
-                        self._prefill(item)
-                        self._waiting.append(item)
-                else:
-                    self.prefix_cache.flush()
-                    _resolve(item, None)
-            except Exception as error:
-                logger.exception("local engine request failed")
-                _resolve(future, error=RuntimeCallError(f"local engine failed: {error}"))
+            if isinstance(item, _GenerateJob | _ScoreJob):
+                if not item.aborted() and item.task is not None:
+                    self._prefilling.append(item)
+                elif isinstance(item, _ScoreJob):
+                    _resolve(item.future, [])
+            else:
+                self.prefix_cache.flush()
+                _resolve(item, None)
 
-    def _forward_prompt(self, ids: Sequence[int], reuse_limit: int, logits_from_token: int
-                        ) -> tuple[BatchKV, torch.Tensor, int]:
-        """Prefill ``ids`` reusing up to ``reuse_limit`` cached tokens.
+    # --- prefill, a chunk at a time ----------------------------------------------------------
 
-        Returns the single-row KV, the logits of positions ``logits_from_token:`` and how
-        many tokens came from the prefix cache. The prompt's KV is cached afterwards.
+    def _prefill_some(self) -> None:
+        """Prefill up to one chunk of prompt tokens, round-robin over the waiting requests.
+
+        A prompt that fits in what is left of the chunk is prefilled whole. A longer one is
+        cut (one chunk now, the rest on later turns) only while no other prompt is half
+        done (one partial KV at a time bounds the memory of queued long prompts) and, when
+        rows are decoding, only after they have had as much time for decode steps as the
+        previous cut chunk took: a long prompt takes at most half the engine while others
+        decode. A request that made progress goes behind the others, so a short prompt that
+        arrives during a long prefill waits for at most one chunk.
         """
-        match = self.prefix_cache.match(ids[:reuse_limit])
+        budget = self.prefill_chunk
+        may_cut = not self._rows or self._prefill_debt <= 0
+        for job in list(self._prefilling):
+            if budget <= 0:
+                break
+            if job.aborted():
+                self._drop_prefill(job)
+                self.prefills_cancelled += 1
+                continue
+            before = budget
+            cut = may_cut and budget >= self.prefill_chunk // 4 and self._partial in (None, job)
+            try:
+                budget = self._prefill_job(job, budget, may_cut=cut)
+            except Exception as error:
+                logger.exception("local engine prefill failed")
+                _resolve(job.future, error=RuntimeCallError(f"local engine failed: {error}"))
+            if job.task is None or job.aborted():
+                self._drop_prefill(job)
+            elif budget < before:
+                self._prefilling.remove(job)
+                self._prefilling.append(job)
+
+    def _drop_prefill(self, job: _PrefillJob) -> None:
+        self._prefilling.remove(job)
+        if self._partial is job:
+            self._partial = None
+
+    def _prefill_job(self, job: _PrefillJob, budget: int, *, may_cut: bool) -> int:
+        """Prefill ``job``'s prompts that fit in ``budget`` tokens, then, if ``may_cut``, one
+        chunk of the next; returns what is left of the budget."""
+        while (task := job.task) is not None and budget > 0:
+            remaining = task.remaining if task.started else len(task.ids) - (
+                self.prefix_cache.match(task.ids[:task.logits_from]).length)
+            cut = remaining > budget
+            if cut and not may_cut:
+                break
+            if not task.started:  # KV is allocated only for a prompt being computed
+                self._start_prefill(task)
+            tokens = min(task.remaining, budget)
+            started = time.perf_counter()
+            logits = self._prefill_chunk(task, tokens)
+            budget -= tokens
+            if cut:
+                self._partial = job
+                self._prefill_debt = time.perf_counter() - started
+            if isinstance(job, _ScoreJob):
+                self._score_chunk(job, task, logits, tokens)
+            elif task.remaining == 0:
+                job.prefill, job.first_logits, job.cached_tokens = task.kv, logits[0], task.cached
+                job.task = None
+                self._waiting.append(job)
+            if cut:
+                break
+        return budget
+
+    def _start_prefill(self, task: PrefillTask) -> None:
+        """Take the longest cached prefix (never past ``logits_from``) into a KV sized for
+        the whole prompt, so later chunks never reallocate it."""
+        layers = len(self.decoder.layers)
+        match = self.prefix_cache.match(task.ids[:task.logits_from])
         if match.length:
             stacked = torch.cat(match.segments, dim=0)  # [tokens, layers, 2, heads, dim]
-            keys = [stacked[:, layer, 0].transpose(0, 1)[None] for layer in range(len(
-                self.decoder.layers))]
-            values = [stacked[:, layer, 1].transpose(0, 1)[None] for layer in range(len(
-                self.decoder.layers))]
-            kv = BatchKV.single(keys, values, extra=len(ids) - match.length)
+            keys = [stacked[:, layer, 0].transpose(0, 1)[None] for layer in range(layers)]
+            values = [stacked[:, layer, 1].transpose(0, 1)[None] for layer in range(layers)]
         else:
-            kv = self.decoder.new_batch(rows=1)
-        new_ids = torch.tensor([list(ids[match.length:])])
-        logits = self.decoder.forward(new_ids, kv, logits_from=logits_from_token - match.length)
-        self.prefill_tokens += len(ids) - match.length
-        self.prefix_cache.insert(list(ids), _token_major(kv, 0, match.length, kv.length),
-                                 offset=match.length)
-        return kv, logits[0], match.length
+            empty = torch.empty(1, self.decoder.kv_heads, 0, self.decoder.head_dim,
+                                dtype=self.decoder.dtype)
+            keys = values = [empty] * layers
+        task.kv = BatchKV.single(keys, values, extra=len(task.ids) - match.length)
+        task.done = task.cached = match.length
 
-    def _prefill(self, job: _GenerateJob) -> None:
-        ids = job.prompt_ids
-        kv, logits, cached = self._forward_prompt(ids, len(ids) - 1, len(ids) - 1)
-        job.prefill, job.first_logits, job.cached_tokens = kv, logits, cached
+    def _prefill_chunk(self, task: PrefillTask, tokens: int) -> torch.Tensor:
+        """Compute the next ``tokens`` positions; returns the logits of those at or after
+        ``logits_from`` (``[1, t, vocab]``, t possibly 0). The new KV enters the prefix
+        cache now, so a prompt started later reuses even a half-finished prefill."""
+        kv, start = task.kv, task.done
+        assert kv is not None
+        end = start + tokens
+        logits = self.decoder.forward(torch.tensor([task.ids[start:end]]), kv,
+                                      logits_from=min(max(task.logits_from - start, 0), tokens))
+        task.done = end
+        self.prefill_tokens += tokens
+        self.prefill_chunks += 1
+        if self.prefix_cache.max_tokens > 0:
+            ids = task.ids[:end]
+            known = self.prefix_cache.match(ids).length
+            if known < end:
+                self.prefix_cache.insert(ids, _token_major(kv, 0, known, end), offset=known)
+        return logits
+
+    def _score_chunk(self, job: _ScoreJob, task: PrefillTask, logits: torch.Tensor,
+                     tokens: int) -> None:
+        assert job.stats is not None
+        first = max(task.logits_from, task.done - tokens)
+        job.stats.add(logits[0], first, task.ids)
+        if task.remaining == 0:
+            job.results.append(job.stats.result(task.cached))
+            job._next_input()
+            if job.task is None:
+                _resolve(job.future, job.results)
 
     def _admit_rows(self) -> None:
         """Let waiting samples join the batch while there is room, oldest request first."""
@@ -253,11 +367,13 @@ class Engine:
                 job.prefill = job.first_logits = None
 
     def _step(self) -> None:
+        started = time.perf_counter()
         tokens = torch.tensor([[row.token_ids[-1]] for row in self._rows])
         logits = self.decoder.forward(tokens, self._batch)
         self.steps += 1
         self._record(logits, self._rows)
         self._drop_rows(lambda row: row.finish_reason is not None)
+        self._prefill_debt = max(0.0, self._prefill_debt - (time.perf_counter() - started))
 
     def _record(self, logits: torch.Tensor, rows: list[_Row]) -> None:
         """Choose each row's next token and append it with its statistics."""
@@ -359,50 +475,13 @@ class Engine:
         if job.unfinished == 0 and job.admitted == request.n:
             _resolve(job.future, list(job.results))
 
-    def _run_score(self, job: _ScoreJob) -> None:
-        if job.future.done():
-            return
-        results = []
-        for item in job.inputs:
-            ids = item.prompt_ids + item.continuation_ids
-            start = len(item.prompt_ids) - 1
-            _, logits, cached = self._forward_prompt(ids, start, start)
-            targets = torch.tensor([*item.continuation_ids, 0])
-            stats = position_stats(logits, targets)
-            count = len(item.continuation_ids)
-            top = chosen = None
-            if item.top_logprobs:
-                ids_k, values_k = top_logprobs(logits, stats.log_norm, item.top_logprobs)
-                top = tuple(tuple(zip(i, v, strict=True))
-                            for i, v in zip(ids_k.tolist(), values_k.tolist(), strict=True))
-            if item.token_ids_logprob:
-                chosen = tuple(chosen_logprobs(logits, stats.log_norm, p, item.token_ids_logprob)
-                               for p in range(count + 1))
-            entropy, kl = stats.entropy.tolist(), stats.kl_uniform.tolist()
-            results.append(ScoreResult(
-                token_ids=item.continuation_ids,
-                logprobs=tuple(stats.logprob.tolist()[:count]),
-                prompt_tokens=len(item.prompt_ids),
-                cached_tokens=cached,
-                top_logprobs=top[:count] if top is not None else None,
-                token_ids_logprobs=chosen[:count] if chosen is not None else None,
-                entropy=tuple(entropy[:count]),
-                kl_uniform=tuple(kl[:count]),
-                next_position=PositionStats(
-                    top_logprobs=top[count] if top is not None else (),
-                    token_ids_logprobs=chosen[count] if chosen is not None else (),
-                    entropy=entropy[count],
-                    kl_uniform=kl[count],
-                ),
-            ))
-        _resolve(job.future, results)
-
     def _fail_all(self, error: Exception) -> None:
-        jobs = {id(row.job): row.job for row in self._rows}
-        jobs.update({id(job): job for job in self._waiting})
+        jobs: dict[int, _PrefillJob] = {id(row.job): row.job for row in self._rows}
+        jobs.update({id(job): job for job in (*self._waiting, *self._prefilling)})
         for job in jobs.values():
             _resolve(job.future, error=error)
-        self._rows, self._waiting = [], deque()
+        self._rows, self._waiting, self._prefilling = [], deque(), deque()
+        self._partial = None
         self._batch = self.decoder.new_batch()
 
 

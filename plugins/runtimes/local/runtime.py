@@ -2,8 +2,8 @@
 
 Runtimes created for the same (resolved model folder, dtype, quantize, linear) share one engine,
 so tests, the UI and ``ttc serve`` load the weights once per process. Engine-wide settings
-(``max_batch``, ``prefix_cache_tokens``, ``threads``) come from the first runtime created
-for that engine; ``max_n`` is checked per runtime.
+(``max_batch``, ``prefix_cache_tokens``, ``threads``, ``prefill_chunk_tokens``) come from the
+first runtime created for that engine; ``max_n`` is checked per runtime.
 """
 
 from __future__ import annotations
@@ -55,6 +55,10 @@ class LocalOptions(RuntimeOptions):
     """Most sequences decoded together; more wait for a free row."""
     prefix_cache_tokens: int = Field(8192, ge=0)
     """Most prompt tokens whose KV the prefix cache keeps (0 disables it)."""
+    prefill_chunk_tokens: int = Field(256, ge=16)
+    """Most prompt tokens prefilled between two decode steps: a long prompt is prefilled in
+    chunks, so other rows keep decoding and a cancelled request stops within one chunk. 256
+    prefills as many tokens per second as 512 or 1,024 here, with half the pause of 512."""
     threads: int = Field(0, ge=0)
     """torch threads of the engine; 0 uses every core. Other threads of the process get one
     torch thread (two OpenMP teams on the same cores slow each other down)."""
@@ -116,7 +120,8 @@ def _build_engine(path: str, options: LocalOptions) -> LoadedModel:
         eos = frozenset({tokenizer.eos_token_id} - {None})
         engine = Engine(load_decoder, tokenizer, extra_eos_ids=eos,
                         max_batch=options.max_batch,
-                        prefix_cache_tokens=options.prefix_cache_tokens, threads=options.threads)
+                        prefix_cache_tokens=options.prefix_cache_tokens, threads=options.threads,
+                        prefill_chunk=options.prefill_chunk_tokens)
     except UnsupportedModelError as error:
         raise RuntimeCallError(str(error)) from error
     except Exception as error:
@@ -186,7 +191,7 @@ class LocalRuntime:
         produces when it samples the continuation's tokens after that prompt, so a score of
         generated tokens equals their generation logprobs.
         """
-        from .engine import ScoreInput
+        from .prefill import ScoreInput
 
         inputs = []
         for request in requests:
