@@ -11,9 +11,9 @@ lifecycle hook that raises is logged and the run goes on.
 
 A plugin that needs hooks added after 1.0 says so with a module attribute
 ``REQUIRES_HOOKSPEC = "1.1"``: a ttc whose ``HOOKSPEC_VERSION`` has another major number or
-a smaller minor one skips the plugin and says why, instead of failing later. docs/plugins.md
-is generated from this file (``python -m ttc.testing.hook_reference --write
-docs/plugins.md``).
+a smaller minor one skips the plugin and says why, instead of failing later. The hook
+reference in docs/plugins.md is generated from this file (``python -m
+ttc.testing.hook_reference --write docs/plugins.md``; a test fails when it is stale).
 """
 
 from __future__ import annotations
