@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from plugin_support import ttc_without
 
+from ttc.background_loop import run_sync
 from ttc.errors import RecipeError
 from ttc.pipeline import Pipeline
 from ttc.plugins.runtimes.litellm import LiteLLMOptions, LiteLLMRuntime, availability
@@ -58,13 +59,17 @@ def test_mock_responses_run_a_recipe_mixing_providers_with_no_network():
 
 
 @needs_litellm
-async def test_against_ttc_serve_one_request_carries_n_and_logprobs(served, monkeypatch):
+def test_against_ttc_serve_one_request_carries_n_and_logprobs(served, monkeypatch):
     monkeypatch.setenv("SERVED_KEY", "sk-served-0123456789")
     runtime = LiteLLMRuntime.create("openai/scripted-model", LiteLLMOptions(
         api_base=served.url + "/v1", api_key_env="SERVED_KEY"))
-    prompt = await runtime.render([{"role": "user", "content": "2 + 3?"}])
-    out = await runtime.generate(GenerateRequest(prompt=prompt, n=3, params=SamplingParams(
-        max_tokens=16, temperature=0.7, seed=7)))
+
+    async def call():  # on ttc's own loop, as runs call it (LiteLLM keeps a task there)
+        prompt = await runtime.render([{"role": "user", "content": "2 + 3?"}])
+        return await runtime.generate(GenerateRequest(prompt=prompt, n=3, params=SamplingParams(
+            max_tokens=16, temperature=0.7, seed=7)))
+
+    out = run_sync(call())
     assert [c.text for c in out] == ["the answer is 5", "6", "5"]
     assert [len(c.logprobs) for c in out] == [4, 1, 1] and all(
         lp < 0 for c in out for lp in c.logprobs)
