@@ -1,8 +1,9 @@
 """The FastAPI app of ``ttc serve``: SGLang's native endpoints and an OpenAI-compatible API.
 
-Every model-calling endpoint reads the raw body itself (so malformed JSON is a clear 400, not
-a framework error), runs the runtime calls as a task, and cancels that task when the client
-disconnects, which aborts the runtime call (the Runtime protocol's cancellation contract).
+Every model-calling endpoint reads the raw body itself (``json_body``: size, nesting and
+lone surrogates are checked, so a malformed body is a clear 4xx, not a framework error),
+runs the runtime calls as a task, and cancels that task when the client disconnects, which
+aborts the runtime call wherever it is (the Runtime protocol's cancellation contract).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
 
 from ttc.plugins.server import openai_protocol as openai
 from ttc.plugins.server import sglang_protocol as sglang
@@ -32,12 +32,12 @@ from ttc.plugins.server.generation import (
     run_item,
     run_items,
 )
+from ttc.plugins.server.json_body import read_json
 from ttc.plugins.server.served_runtime import ServedRuntime, ServerLimits
 from ttc.runtime import RuntimeCallError
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 32 * 1024 * 1024
 HEALTH_GENERATE_TIMEOUT_S = 20.0
 
 
@@ -125,7 +125,7 @@ def create_app(
 async def _handle(request: Request, work: Callable[[Any], Awaitable[Any]]) -> Response:
     """Body → work → JSON, with every failure turned into one clear error response."""
     try:
-        body = await _read_json(request)
+        body = await read_json(request)
         result = await _cancel_on_disconnect(request, work(body))
     except ApiError as error:
         return error.response()
@@ -138,22 +138,6 @@ async def _handle(request: Request, work: Callable[[Any], Awaitable[Any]]) -> Re
         logger.exception("internal error while serving %s", request.url.path)
         return error_response(f"internal server error: {type(error).__name__}: {error}", 500)
     return _json(result)
-
-
-async def _read_json(request: Request) -> Any:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ApiError(f"the request body is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        raw = await request.body()
-    except ClientDisconnect:
-        raise ApiError("the client disconnected while sending the request") from None
-    if not raw:
-        raise ApiError("the request body is empty; send a JSON object")
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ApiError(f"malformed JSON body: {error}") from None
 
 
 async def _cancel_on_disconnect(request: Request, work: Awaitable[Any]) -> Any:

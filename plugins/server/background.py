@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from ttc.plugins.server.app import create_app
+from ttc.plugins.server.connections import ConnectionLimits, uvicorn_config
 
 
 class BackgroundServer:
@@ -26,12 +27,12 @@ class BackgroundServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
+        connection_limits: ConnectionLimits | None = None,
         **app_options: Any,
     ) -> None:
         app = create_app(runtime, **app_options)
-        config = uvicorn.Config(
-            app, host=host, port=port, log_level=log_level, lifespan="off", access_log=False
-        )
+        config = uvicorn_config(app, host=host, port=port, log_level=log_level,
+                                limits=connection_limits, lifespan="off", access_log=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="ttc-serve", daemon=True)
         self.host = host

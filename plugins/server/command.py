@@ -69,6 +69,7 @@ def serve(
     import uvicorn
 
     from ttc.plugins.server.app import create_app
+    from ttc.plugins.server.connections import uvicorn_config
     from ttc.plugins.server.served_runtime import ServerLimits
 
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
@@ -82,4 +83,4 @@ def serve(
         close_runtime=True,
     )
     logger.info("serving runtime %r (model %r) on http://%s:%d", runtime, loaded.model, host, port)
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+    uvicorn.Server(uvicorn_config(app, host=host, port=port, log_level=log_level.lower())).run()

@@ -79,6 +79,7 @@ async def run_items(served: ServedRuntime, items: Sequence[GenerationItem]) -> l
 
 async def run_item(served: ServedRuntime, item: GenerationItem) -> ItemResult:
     runtime = served.runtime
+    check_prompt_chars(served, len(item.prompt))
     prompt_ids = tuple(await runtime.tokenize(item.prompt))
     check_context(served, len(prompt_ids), item.max_new_tokens)
     score = None
@@ -168,6 +169,27 @@ async def _split_after_first_token(
             return text[:cut], text[cut:]
     cut = fallback or 1
     return text[:cut], text[cut:]
+
+
+def check_prompt_chars(served: ServedRuntime, characters: int, param: str | None = None) -> None:
+    """Refuse a text too long for the context before anything tokenises it."""
+    limit = served.max_prompt_chars
+    if limit is not None and characters > limit:
+        raise ApiError(
+            f"The input ({characters} characters) is longer than the model's context length "
+            f"({served.context_length} tokens) can hold: at most {limit} characters.",
+            param=param)
+
+
+def check_token_ids(served: ServedRuntime, ids: Sequence[int], param: str) -> None:
+    """Token ids the runtime knows: within the vocabulary (or a sane range when its size is
+    unknown), and no more than the context for a prompt."""
+    vocab = served.vocab_size
+    upper = vocab if vocab is not None else 2**31
+    bad = [t for t in ids if not 0 <= t < upper]
+    if bad:
+        raise ApiError(f"{param} must be token ids in [0, {upper - 1}]; got {bad[:5]}",
+                       param=param)
 
 
 def check_context(served: ServedRuntime, prompt_tokens: int, max_new_tokens: int) -> None:

@@ -19,15 +19,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ttc.plugins.server.errors import ApiError, from_validation_error
-from ttc.plugins.server.generation import GenerationItem, ItemResult, remaining_context
+from ttc.plugins.server.generation import (
+    GenerationItem,
+    ItemResult,
+    check_context,
+    check_prompt_chars,
+    check_token_ids,
+    remaining_context,
+)
 from ttc.plugins.server.served_runtime import ServedRuntime
 from ttc.runtime import Capability, Completion
 
 
 class SamplingFields(BaseModel):
-    """What chat and completions requests share."""
+    """What chat and completions requests share. Strict types: a number is never read from a
+    string, nor an integer from a boolean (``n: "5"`` and ``n: true`` are errors)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     model: str | None = None
     n: int | None = 1
@@ -54,12 +62,14 @@ class CompletionRequest(SamplingFields):
 
 
 class TextPart(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     type: Literal["text"]
     text: str
 
 
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
@@ -113,7 +123,7 @@ def _sampling_item(
     if max_tokens < 1:
         raise ApiError(f"max_tokens must be at least 1, got {max_tokens}", param="max_tokens")
     stops = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
-    if len(stops) > 4:
+    if len(stops) > min(4, served.limits.max_stop):
         raise ApiError("stop holds at most 4 sequences", param="stop")
     if top_logprobs and Capability.TOP_LOGPROBS not in served.runtime.capabilities:
         raise ApiError(f"runtime {served.runtime.name!r} cannot return top logprobs")
@@ -147,8 +157,6 @@ async def completion_items(
     if not 0 <= logprobs <= min(20, served.limits.max_top_logprobs):
         raise ApiError(f"logprobs must be in [0, 20], got {logprobs}", param="logprobs")
     prompts = await _completion_prompts(request.prompt, served)
-    if len(prompts) > served.limits.max_batch:
-        raise ApiError(f"at most {served.limits.max_batch} prompts per request", param="prompt")
     max_tokens = request.max_tokens
     if max_tokens is None:
         max_tokens = remaining_context(served, served.limits.default_max_new_tokens)
@@ -156,11 +164,17 @@ async def completion_items(
 
 
 async def _completion_prompts(prompt: Any, served: ServedRuntime) -> list[str]:
+    """Prompts as texts; token-id prompts are checked exactly as ``/generate`` checks
+    ``input_ids`` (an id outside the vocabulary is an error, never dropped)."""
     if isinstance(prompt, str):
-        return [prompt]
+        prompt = [prompt]
     if not prompt:
         raise ApiError("prompt cannot be empty", param="prompt")
+    if len(prompt) > served.limits.max_batch:
+        raise ApiError(f"at most {served.limits.max_batch} prompts per request", param="prompt")
     if isinstance(prompt[0], str):
+        for text in prompt:
+            check_prompt_chars(served, len(text), "prompt")
         return list(prompt)
     token_lists = [prompt] if isinstance(prompt[0], int) else prompt
     if not served.can_detokenize:
@@ -169,6 +183,11 @@ async def _completion_prompts(prompt: Any, served: ServedRuntime) -> list[str]:
             f"{served.runtime.name!r} cannot: send text",
             param="prompt",
         )
+    for ids in token_lists:
+        if not ids:
+            raise ApiError("prompt cannot hold an empty token list", param="prompt")
+        check_token_ids(served, ids, "prompt")
+        check_context(served, len(ids), 0)
     return [await served.detokenize(ids) for ids in token_lists]
 
 
@@ -238,6 +257,8 @@ async def chat_item(request: ChatCompletionRequest, served: ServedRuntime) -> Ge
     if top and not request.logprobs:
         raise ApiError("top_logprobs needs logprobs: true", param="top_logprobs")
     messages = [{"role": m.role, "content": _content(m)} for m in request.messages]
+    # The rendered prompt holds every content: too much content is refused before rendering.
+    check_prompt_chars(served, sum(len(m["content"]) for m in messages), "messages")
     prompt = await served.runtime.render(messages, add_generation_prompt=True)
     max_tokens = request.max_completion_tokens or request.max_tokens
     if max_tokens is None:

@@ -23,6 +23,10 @@ class ServerLimits:
     max_batch: int = 256
     """Texts in one batched ``/generate``."""
     max_top_logprobs: int = 100
+    max_stop: int = 64
+    """Stop strings per request (each is searched for after every token)."""
+    max_token_ids_logprob: int = 1024
+    """Token ids whose logprobs one request may ask for at every position."""
     default_max_new_tokens: int = 128
     """SGLang's default for ``max_new_tokens``."""
 
@@ -44,6 +48,12 @@ class ServedRuntime:
         self.context_length: int | None = int(context) if context else None
         eos = getattr(runtime, "eos_token_id", None)
         self.eos_token_id: int | None = eos if isinstance(eos, int) else None
+        token_chars = getattr(runtime, "max_token_chars", None)
+        self.max_prompt_chars: int | None = (
+            self.context_length * int(token_chars)
+            if self.context_length and isinstance(token_chars, int) and token_chars > 0 else None)
+        """Longer texts cannot fit the context whatever they tokenise to: refused untokenised
+        (from the runtime's optional ``max_token_chars``, the most characters per token)."""
 
     @property
     def vocab_size(self) -> int | None:

@@ -30,7 +30,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ttc.plugins.server.errors import ApiError, from_validation_error
-from ttc.plugins.server.generation import GenerationItem, ItemResult
+from ttc.plugins.server.generation import (
+    GenerationItem,
+    ItemResult,
+    check_context,
+    check_prompt_chars,
+    check_token_ids,
+)
 from ttc.plugins.server.served_runtime import ServedRuntime
 from ttc.runtime import Capability, Completion
 
@@ -39,9 +45,10 @@ LogprobEntry = list[Any]
 
 
 class SamplingParamsInput(BaseModel):
-    """SGLang's ``sampling_params``; unknown keys are errors, as in SGLang."""
+    """SGLang's ``sampling_params``; unknown keys are errors, as in SGLang. Strict types: a
+    number is never read from a string, nor an integer from a boolean."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     max_new_tokens: int | None = 128
     stop: str | list[str] | None = None
@@ -91,10 +98,10 @@ class GenerateReqInput(BaseModel):
     """SGLang's ``GenerateReqInput``, the fields a text runtime can honour.
 
     Unknown top-level fields are ignored (a router adds its own, e.g. ``routed_dp_rank``);
-    known fields of the wrong type are errors.
+    known fields of the wrong type are errors (strict: no coercion from strings or booleans).
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     text: str | list[str] | None = None
     input_ids: list[int] | list[list[int]] | None = None
@@ -198,11 +205,12 @@ async def _prompts(request: GenerateReqInput, served: ServedRuntime) -> tuple[li
     if request.text is not None and request.input_ids is not None:
         raise ApiError("Either text or input_ids should be provided, not both.")
     if request.text is not None:
-        if isinstance(request.text, str):
-            return [request.text], True
-        if not request.text:
+        texts = [request.text] if isinstance(request.text, str) else list(request.text)
+        if not texts:
             raise ApiError("text cannot be an empty list.")
-        return list(request.text), False
+        for text in texts:
+            check_prompt_chars(served, len(text), "text")
+        return texts, isinstance(request.text, str)
     if request.input_ids is None:
         raise ApiError("Either text, input_ids or input_embeds should be provided.")
     if len(request.input_ids) == 0:
@@ -213,14 +221,15 @@ async def _prompts(request: GenerateReqInput, served: ServedRuntime) -> tuple[li
             f"{served.runtime.name!r} cannot: send text instead"
         )
     batch = request.input_ids if isinstance(request.input_ids[0], list) else [request.input_ids]
-    vocab = served.vocab_size
+    if len(batch) > served.limits.max_batch:
+        raise ApiError(f"a batch holds at most {served.limits.max_batch} texts, got {len(batch)}")
     prompts = []
     for ids in batch:
         assert isinstance(ids, list)
         if not ids:
             raise ApiError("input_ids cannot be empty.")
-        if vocab is not None and any(not 0 <= t < vocab for t in ids):
-            raise ApiError(f"input_ids must be token ids in [0, {vocab - 1}]")
+        check_token_ids(served, ids, "input_ids")
+        check_context(served, len(ids), 0)  # before detokenizing a list that cannot fit
         prompts.append(await served.detokenize(ids))
     return prompts, not isinstance(request.input_ids[0], list)
 
@@ -273,7 +282,7 @@ def _sampling(raw: dict[str, Any], served: ServedRuntime) -> tuple[dict[str, Any
         raise ApiError(f"top_k must be -1 (disable) or at least 1, got {top_k}.")
     limit = served.limits.max_n
     if not 1 <= n <= limit:
-        raise ApiError(f"n must be between 1 and {limit}, got {n}.")
+        raise ApiError(f"n must be between 1 and {limit}, got {n}.", param="sampling_params.n")
     max_new = params.max_new_tokens
     if max_new is None:
         max_new = (served.context_length or served.limits.default_max_new_tokens + 1) - 1
@@ -289,6 +298,9 @@ def _sampling(raw: dict[str, Any], served: ServedRuntime) -> tuple[dict[str, Any
         )
     stop = params.stop
     stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
+    if len(stops) > served.limits.max_stop:
+        raise ApiError(f"sampling_params.stop holds at most {served.limits.max_stop} strings, "
+                       f"got {len(stops)}", param="sampling_params.stop")
     fields = {
         "max_new_tokens": max_new,
         "temperature": temperature,
@@ -311,15 +323,14 @@ def _check_logprob_options(opts: LogprobOptions, served: ServedRuntime) -> None:
         raise ApiError(f"top_logprobs_num must be in [0, {limit}], got {opts.top_logprobs_num}.")
     if opts.logprob_start_len < -1:
         raise ApiError(f"logprob_start_len must be -1 or at least 0, got {opts.logprob_start_len}.")
+    if opts.token_ids_logprob:
+        limit = served.limits.max_token_ids_logprob
+        if len(opts.token_ids_logprob) > limit:
+            raise ApiError(f"token_ids_logprob holds at most {limit} ids, got "
+                           f"{len(opts.token_ids_logprob)}", param="token_ids_logprob")
+        check_token_ids(served, opts.token_ids_logprob, "token_ids_logprob")
     if not opts.return_logprob:
         return
-    vocab = served.vocab_size
-    if opts.token_ids_logprob and vocab is not None:
-        bad = [t for t in opts.token_ids_logprob if not 0 <= t < vocab]
-        if bad:
-            raise ApiError(
-                f"token_ids_logprob must be token ids in [0, {vocab - 1}], got {bad[:5]}"
-            )
     needs = [
         (True, Capability.LOGPROBS, "logprobs"),
         (opts.top_logprobs_num > 0, Capability.TOP_LOGPROBS, "top_logprobs_num"),

@@ -348,8 +348,13 @@ class Engine:
                 continue
             count = min(job.request.n - job.admitted, self.max_batch - len(self._rows))
             params = job.request.params
-            rows = [_Row(job, index, RowSampler.create(params, sample_seed(params.seed, index)))
-                    for index in range(job.admitted, job.admitted + count)]
+            try:
+                rows = [_Row(job, index, RowSampler.create(params, sample_seed(params.seed,
+                                                                               index)))
+                        for index in range(job.admitted, job.admitted + count)]
+            except Exception as error:  # this request's parameters: fail it, not the batch
+                _resolve(job.future, error=RuntimeCallError(f"local engine failed: {error}"))
+                continue
             job.admitted += count
             job.unfinished += count
             assert job.first_logits is not None and job.prefill is not None

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ CAPABILITIES = frozenset({
     Capability.PREFIX_CACHE, Capability.CANCEL, Capability.SEED,
 })
 MAX_TOP_LOGPROBS = 100
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class LocalOptions(RuntimeOptions):
@@ -153,6 +156,18 @@ class LocalRuntime:
         """The main end-of-sequence id (generation also stops at the config's other EOS ids)."""
         self.engine = loaded.engine
 
+    @functools.cached_property
+    def max_token_chars(self) -> int:
+        """The most characters one token can stand for (its longest vocabulary entry; for
+        byte-level vocabularies an entry's length counts bytes, at least its characters).
+        A text longer than ``context_length × max_token_chars`` cannot fit the context, so it
+        is refused before tokenising it (tokenising 5 MB took seconds and holds the GIL).
+        Assumes a tokenizer whose normaliser never shortens text, as byte-level BPE and
+        sentencepiece's replace/prepend do not."""
+        tokenizer = self.engine.tokenizer
+        entries = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        return max((len(entry) for entry in entries if entry), default=1)
+
     @classmethod
     def static_capabilities(cls, options: RuntimeOptions) -> frozenset[Capability]:
         return CAPABILITIES
@@ -176,10 +191,14 @@ class LocalRuntime:
 
     async def detokenize(self, ids: Sequence[int]) -> str:
         """Token ids back to text, special tokens kept (as ``Completion.text`` is built)."""
+        vocab = self.vocab_size or 0
+        bad = [t for t in ids if not 0 <= t < vocab]
+        if bad:
+            raise RequestError(f"token ids {bad[:5]} are outside the vocabulary [0, {vocab})")
         return self.engine.tokenizer.decode(list(ids))
 
     async def generate(self, request: GenerateRequest) -> list[Completion]:
-        prompt_ids = self._encode(request.prompt)
+        prompt_ids = self._encode_prompt(request.prompt, "the prompt")
         self._check_generate(request, prompt_ids)
         future = self.engine.submit_generate(request, prompt_ids)
         return await asyncio.wrap_future(future)
@@ -195,10 +214,11 @@ class LocalRuntime:
 
         inputs = []
         for request in requests:
-            prompt_ids = self._encode(request.prompt)
+            prompt_ids = self._encode_prompt(request.prompt, "score: the prompt")
             if not prompt_ids:
                 raise RequestError("score: the prompt is empty (it needs at least one token)")
-            continuation = tuple(self._encode(request.continuation))
+            continuation = tuple(self._encode_prompt(request.continuation,
+                                                     "score: the continuation"))
             self._check_length(len(prompt_ids) + len(continuation) + 1, "prompt + continuation")
             self._check_stats(request.top_logprobs, request.token_ids_logprob)
             inputs.append(ScoreInput(tuple(prompt_ids), continuation, request.top_logprobs,
@@ -217,7 +237,20 @@ class LocalRuntime:
     # --- helpers -------------------------------------------------------------------------
 
     def _encode(self, text: str) -> list[int]:
+        if _SURROGATE.search(text):
+            raise RequestError("the text holds a lone surrogate (an unpaired \\ud800-\\udfff "
+                               "code point), which is not valid Unicode")
         return self.engine.tokenizer.encode(text)
+
+    def _encode_prompt(self, text: str, what: str) -> list[int]:
+        """Ids of a prompt, refusing one that cannot fit before spending time tokenising it."""
+        limit = self.context_length * self.max_token_chars
+        if len(text) > limit:
+            raise RequestError(
+                f"{what} has {len(text)} characters, more than the context window of "
+                f"{self.model} ({self.context_length} tokens of at most {self.max_token_chars} "
+                f"characters) can hold; shorten it")
+        return self._encode(text)
 
     def _check_length(self, tokens: int, what: str) -> None:
         if tokens > self.context_length:

@@ -134,9 +134,11 @@ def _top_k_top_p(scaled: torch.Tensor, params: list[SamplingParams]) -> torch.Te
     candidates: ``topk`` of a few hundred is ~25× cheaper than sorting the vocabulary, and
     the candidate count doubles until every row's cut falls inside it."""
     width = scaled.shape[-1]
-    top_k = torch.tensor([p.top_k if p.top_k > 0 else width for p in params])
+    # A top-k at or above the vocabulary keeps it all (and a huge one must not overflow).
+    top_k = torch.tensor([min(p.top_k, width) if p.top_k > 0 else width for p in params])
     top_p = torch.tensor([p.top_p for p in params], dtype=torch.float64)
-    count = min(width, max([_CANDIDATES, *(p.top_k + 1 for p in params if p.top_k > 0)]))
+    count = min(width, max([_CANDIDATES, *(min(p.top_k, width) + 1 for p in params
+                                           if p.top_k > 0)]))
     full_norm = torch.logsumexp(scaled, dim=-1, keepdim=True)
     while True:
         values, ids = torch.topk(scaled, count, dim=-1)
