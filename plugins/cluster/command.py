@@ -1,4 +1,8 @@
-"""``ttc serve-cluster --workers 2``: a router URL over N local workers, until Ctrl-C."""
+"""``ttc serve-cluster --workers 2``: a router URL over N local workers, until SIGINT/SIGTERM.
+
+Workers and the router that die are restarted (see ``launcher.Cluster``); the command
+returns only when asked to, after stopping every child.
+"""
 
 from __future__ import annotations
 
@@ -43,16 +47,13 @@ def serve_cluster(
     cluster = Cluster(workers=workers, host=host, port=port,
                       worker_ports=[worker_port + i for i in range(workers)],
                       serve_args=serve_args, policy=policy, log_dir=log_dir)
+    # Only a signal ends the command: a worker or the router that dies is restarted.
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     with cluster:
         typer.echo(f"router {cluster.url} ({policy}) over {', '.join(cluster.worker_urls)}")
         typer.echo(f"recipes: models: {{m: {{runtime: sglang, options: {{url: {cluster.url}}}}}}}")
-        try:
-            while not stop.wait(1.0):
-                for name, process in cluster.processes.items():
-                    if process.poll() is not None:
-                        logger.warning("%s exited with code %s", name, process.returncode)
-                        stop.set()
-        except KeyboardInterrupt:
+        while not stop.wait(1.0):
             pass
+    logger.info("stopped the router and %d workers", workers)
