@@ -44,3 +44,4 @@ bench: install-dev
 
 docs: install
 	TTC_DISABLE_ENTRY_POINTS=1 $(PYTHON) -m ttc reference > docs/recipe-reference.md
+	TTC_DISABLE_ENTRY_POINTS=1 $(PYTHON) -m ttc.testing.hook_reference --write docs/plugins.md

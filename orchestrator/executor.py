@@ -174,14 +174,14 @@ class Executor:
                 winner = ctx.candidates.get(selection.winner) or state.by_id().get(
                     selection.winner)
             answer = selection.answer
-        elif state.pool:
-            winner = state.pool[0]
+        elif state.pool and self.plan.select is None:
+            winner = state.pool[0]  # a recipe without a final selection: its first candidate
         if answer is None and winner is not None:
             answer = winner.answer
             if answer is None and not self.plan.task_format.extracts_answers:
                 answer = winner.text  # no answer format: the text is the answer
         if status == "failed":
-            answer = None  # a failed run never reports an answer
+            answer, winner = None, None  # a failed run never reports an answer or a winner
         return RunResult(
             run_id=run.run_id,
             task=run.task,

@@ -23,22 +23,28 @@ def chart_rows(curves: Sequence[ScalingCurve], points: Sequence[EvalSummary] = (
                ) -> list[dict[str, Any]]:
     """Long-form rows (one per curve point), the data both renderers draw."""
     rows = []
+    several = len({c.dataset for c in curves} | {p.dataset for p in points}) > 1
+
+    def on(dataset: str) -> str:  # name the data set only when the plot has several
+        return f"{dataset}: " if several else ""
+
     for scaling in curves:
         for curve in scaling.curves:
             if curve.error:
                 continue
             for point in curve.points:
                 rows.append({"recipe": scaling.recipe, "selector": curve.selector,
-                             "line": f"{scaling.recipe} · {curve.selector}",
+                             "line": f"{on(scaling.dataset)}{scaling.recipe} · {curve.selector}",
                              "oracle": curve.selector == ORACLE, "n": point.n,
                              "accuracy": point.accuracy, "spread": point.spread,
                              "low": max(0.0, point.accuracy - point.spread),
                              "high": min(1.0, point.accuracy + point.spread),
                              "tokens": point.tokens_per_item})
-    names = [summary.recipe for summary in points]
     for summary in points:
-        line = summary.recipe if names.count(summary.recipe) == 1 else \
-            f"{summary.recipe} (seed {summary.seed})"
+        same = sum(1 for other in points
+                   if (other.recipe, other.dataset) == (summary.recipe, summary.dataset))
+        line = on(summary.dataset) + (summary.recipe if same == 1 else
+                                      f"{summary.recipe} (seed {summary.seed})")
         rows.append({"recipe": summary.recipe, "selector": "(recipe)",
                      "line": line, "oracle": False, "n": 1,
                      "accuracy": summary.accuracy, "spread": 0.0,
