@@ -170,13 +170,14 @@ async def _completion_prompts(prompt: Any, served: ServedRuntime) -> list[str]:
         prompt = [prompt]
     if not prompt:
         raise ApiError("prompt cannot be empty", param="prompt")
-    if len(prompt) > served.limits.max_batch:
+    batch = [prompt] if isinstance(prompt[0], int) else prompt
+    if len(batch) > served.limits.max_batch:
         raise ApiError(f"at most {served.limits.max_batch} prompts per request", param="prompt")
     if isinstance(prompt[0], str):
         for text in prompt:
             check_prompt_chars(served, len(text), "prompt")
         return list(prompt)
-    token_lists = [prompt] if isinstance(prompt[0], int) else prompt
+    token_lists = batch
     if not served.can_detokenize:
         raise ApiError(
             f"token-id prompts need a runtime that can detokenize; runtime "
