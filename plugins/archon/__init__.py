@@ -1,4 +1,4 @@
-"""Archon compatibility: ``ttc import-archon config.json > recipe.yaml`` (METHODS §9)."""
+"""Archon compatibility: ``ttc import-archon config.json > recipe.yaml`` (docs/methods.md §9)."""
 
 from __future__ import annotations
 

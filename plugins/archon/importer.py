@@ -1,4 +1,4 @@
-"""Archon JSON configs → ttc recipes (METHODS §9).
+"""Archon JSON configs → ttc recipes (docs/methods.md §9).
 
 Each Archon layer becomes a stage (a layer that mixes component types becomes one stage per
 run of same-typed components); several generators or fusers in one layer become one stage

@@ -1,1 +1,1 @@
-"""Budget controllers: producers that draw their own samples and stop early (METHODS §3)."""
+"""Budget controllers: producers that draw their own samples and stop early (docs/methods.md §3)."""

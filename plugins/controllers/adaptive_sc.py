@@ -1,5 +1,5 @@
 """``adaptive_sc``: sample until a Beta posterior is confident in the leading answer
-(METHODS B2)."""
+(docs/methods.md B2)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``confidence_pruning``: confidence-weighted token set cover prunes hypotheses while they
-are generated (METHODS B5).
+are generated (docs/methods.md B5).
 
 The Runtime protocol has no streaming, so the hypotheses advance in chunks of T tokens: the
 first chunk is one request for all n samples (one shared prefill); each later chunk is one
@@ -72,7 +72,7 @@ class Hypothesis:
 
     @property
     def confidence(self) -> float:
-        """Mean sampled logprob so far (METHODS B5's confidence_i)."""
+        """Mean sampled logprob so far (c_i in docs/methods.md B5)."""
         logprobs = [lp for c in self.chunks for lp in c.logprobs]
         return sum(logprobs) / len(logprobs) if logprobs else 0.0
 

@@ -1,4 +1,4 @@
-"""``early_stopping_sc``: sample in windows and stop once a window agrees (METHODS B1)."""
+"""``early_stopping_sc``: sample in windows and stop once a window agrees (docs/methods.md B1)."""
 
 from __future__ import annotations
 

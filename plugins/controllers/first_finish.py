@@ -1,4 +1,4 @@
-"""``first_finish``: race n samples and keep the first m to finish (METHODS B4)."""
+"""``first_finish``: race n samples and keep the first m to finish (docs/methods.md B4)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class FirstFinish(Component):
     Without cancellation on the runtime, all n are drawn in one batch and the m shortest
     finished traces are kept, which is what a race would have returned.
 
-    The race replays without re-racing (METHODS B4). The live rule: wait until m samples
+    The race replays without re-racing (docs/methods.md B4). The live rule: wait until m samples
     have finished, then keep the m shortest (then lowest index) of *every* sample finished
     by that moment, and cancel the rest. Exactly those finished calls are recorded, and the
     gateway serves a recorded call without suspending, so after one turn of the event loop a

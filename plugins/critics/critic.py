@@ -1,4 +1,4 @@
-"""``critic``: strengths and weaknesses of each candidate (Archon C1, METHODS §5).
+"""``critic``: strengths and weaknesses of each candidate (Archon's critic, docs/methods.md C1).
 
 Each critique is attached to the candidate it is about (``Candidate.feedback``), never kept
 in a list parallel to the pool, so it cannot outlive the pool it was written for.

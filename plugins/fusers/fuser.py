@@ -1,11 +1,11 @@
-"""``fuser``: one synthesis of the whole pool (Archon C3, mixture-of-agents).
+"""``fuser``: one synthesis of the whole pool (mixture-of-agents, docs/methods.md C3).
 
 The fused candidates are new (their ``parents`` are every input) and carry no critiques:
 critiques of the inputs are shown to the fuser when asked for, and stay with the inputs.
 
-``subset_k`` is the fine-grained self-consistency variant (METHODS C3, *Integrate the Essence
-and Eliminate the Dross*): only the candidates that agree most with the rest are fused, so an
-outlier cannot pull the synthesis off course and the prompt stays short.
+``subset_k`` is the fine-grained self-consistency variant (docs/methods.md C3, *Integrate the
+Essence and Eliminate the Dross*): only the candidates that agree most with the rest are fused,
+so an outlier cannot pull the synthesis off course and the prompt stays short.
 """
 
 from __future__ import annotations

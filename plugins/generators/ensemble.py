@@ -1,4 +1,4 @@
-"""``generator``: Archon's generator (METHODS G1, §9). Several ``generator`` entries in one
+"""``generator``: Archon's generator (docs/methods.md G1, §9). Several ``generator`` entries in one
 stage make an ensemble: their candidates are concatenated in declaration order."""
 
 from __future__ import annotations

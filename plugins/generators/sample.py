@@ -1,4 +1,4 @@
-"""``sample``: draw n completions of the task's prompt (Archon's generator, METHODS G1)."""
+"""``sample``: draw n completions of the task's prompt (Archon's generator, docs/methods.md G1)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ class SampleConfig(SamplingConfig):
     n: int = Field(default=1, ge=1, le=1024)
     """How many completions to draw; they share one prefill."""
     hedged: bool = False
-    """Add one greedy sample to the n (METHODS G1, hedged sampling)."""
+    """Add one greedy sample to the n (docs/methods.md G1, hedged sampling)."""
 
 
 class Sample(Component):

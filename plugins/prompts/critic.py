@@ -1,4 +1,4 @@
-"""Critic prompts (Archon C1): the question and instructions first, candidates last."""
+"""Critic prompts (docs/methods.md C1): the question and instructions first, candidates last."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fuser prompt (Archon C3, mixture-of-agents): instructions and question first, the
+"""Fuser prompt (docs/methods.md C3, mixture-of-agents): instructions and question first, the
 responses (and their critiques) last."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Ranker prompts (Archon C2): instructions and question first, the numbered responses last."""
+"""Ranker prompts (docs/methods.md C2): instructions and question first, the numbered responses
+last."""
 
 from __future__ import annotations
 

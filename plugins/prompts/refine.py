@@ -1,4 +1,4 @@
-"""Refiner prompts (METHODS §6): feedback, revision, IAD and sequential refinement."""
+"""Refiner prompts (docs/methods.md §6): feedback, revision, IAD and sequential refinement."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Unit-test prompts (Archon V5): natural-language tests, and an LLM judging one test."""
+"""Unit-test prompts (docs/methods.md V5): natural-language tests, and an LLM judging one test."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``ranker``: listwise (or pairwise) LLM ranking that keeps the best ``top_k`` (Archon C2).
+"""``ranker``: listwise (or pairwise) LLM ranking that keeps the best ``top_k``
+(docs/methods.md C2).
 
 Critiques are read from the candidates themselves, so after a fuser (whose candidates are
 new) the ranker sees none unless a critic ran again.

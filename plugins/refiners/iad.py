@@ -1,4 +1,4 @@
-"""``iad``: Iterative Agent Decoding (METHODS RF2).
+"""``iad``: Iterative Agent Decoding (docs/methods.md RF2).
 
 Candidates are scored by a verifier (P(Yes) read from one token, as ``yes_no_verifier`` or
 ``self_eval``); each round the best and worst attempts, with their scores and critiques, are

@@ -1,4 +1,4 @@
-"""``self_refine``: feedback, then a revision, until the feedback says done (METHODS RF1).
+"""``self_refine``: feedback, then a revision, until the feedback says done (docs/methods.md RF1).
 
 Each iteration asks for feedback on the current answer; if it says done, the answer stays
 (same id) and, once every candidate is done, ``state.done`` ends the enclosing ``repeat``

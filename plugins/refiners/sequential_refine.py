@@ -1,5 +1,5 @@
 """``sequential_refine``: n chains in sequence, each checking and improving the earlier
-ones, weighted by inverse entropy for the vote (METHODS RF3, S8).
+ones, weighted by inverse entropy for the vote (docs/methods.md RF3, S8).
 
 Every chain has the same ``max_tokens``, so the completion budget equals n parallel chains.
 Each chain is stored with an ``inverse_entropy`` score (1/H over its renormalised top-k);

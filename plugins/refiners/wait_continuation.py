@@ -1,5 +1,5 @@
 """``wait_continuation``: append a cue ("Wait") to each finished answer and let the model
-continue from there (METHODS RF4, Self-Correction Bench).
+continue from there (docs/methods.md RF4, Self-Correction Bench).
 
 The prompt is the rendered conversation followed by the candidate's text and the cue, so
 generation continues the same assistant turn over the cached prefix. The new candidate's text

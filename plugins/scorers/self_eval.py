@@ -1,5 +1,5 @@
 """``self_eval``: one-token self-evaluation, P("Yes") that the candidate is correct
-(METHODS V4), stored as the ``self_eval`` score for selectors, refiners and ``until``."""
+(docs/methods.md V4), stored as the ``self_eval`` score for selectors, refiners and ``until``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step-level search (METHODS §7): beam search, DVTS, particle filtering and A*-decoding
+"""Step-level search (docs/methods.md §7): beam search, DVTS, particle filtering and A*-decoding
 over reasoning steps, guided by step scorers — a plugin kind of its own.
 
 Plugins that add a step scorer subclass one of the classes re-exported here and register

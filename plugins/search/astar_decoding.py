@@ -1,4 +1,4 @@
-"""``astar_decoding``: best-first search over reasoning steps (METHODS SS4, A*-decoding).
+"""``astar_decoding``: best-first search over reasoning steps (docs/methods.md SS4, A*-decoding).
 
 A priority queue of partial solutions ordered by f = g + h, lowest first (ties: the one
 made first). Pop the best; if its solution has ended, that is the answer; otherwise sample

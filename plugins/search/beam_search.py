@@ -1,4 +1,4 @@
-"""``beam_search``: PRM-guided beam search over reasoning steps (METHODS SS1, after
+"""``beam_search``: PRM-guided beam search over reasoning steps (docs/methods.md SS1, after
 search-and-learn).
 
 Each round, N beams each add one step and every step is scored; finished solutions leave
@@ -8,7 +8,7 @@ With ``lookahead`` L > 0 a new step is ranked by the value at the end of a greed
 rollout past it (design choice, after Snell et al.'s lookahead search; the rollout is not
 kept). The finished solutions, best first, are the pool; a budget that stops the search
 early adds the beams alive at that moment, unfinished. The final pick is the recipe's
-selector (``weighted_best_of_n`` over the stored step scores is METHODS S9).
+selector (``weighted_best_of_n`` over the stored step scores is docs/methods.md S9).
 """
 
 from __future__ import annotations

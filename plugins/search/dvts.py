@@ -1,4 +1,4 @@
-"""``dvts``: diverse verifier tree search (METHODS SS2, from search-and-learn).
+"""``dvts``: diverse verifier tree search (docs/methods.md SS2, from search-and-learn).
 
 N is split into N/M independent subtrees (M = ``beam_width``). Each round every subtree
 that is still going samples M next steps of its current solution and keeps the best one

@@ -1,4 +1,4 @@
-"""``particle_filtering``: particle-based Monte Carlo over reasoning steps (METHODS SS3,
+"""``particle_filtering``: particle-based Monte Carlo over reasoning steps (docs/methods.md SS3,
 after its_hub).
 
 N particles; each round every particle whose solution has not ended adds one step (the

@@ -1,4 +1,4 @@
-"""Step scorers: the plugin kind that scores the steps of partial solutions (METHODS §7).
+"""Step scorers: the plugin kind that scores the steps of partial solutions (docs/methods.md §7).
 
 A search asks its scorer about a batch of partial solutions at once and gets back one score
 in [0, 1] per step of each (a process reward; None when a score could not be read). Three

@@ -27,7 +27,7 @@ class Outcome:
 
 
 class StepSearch(Component):
-    """Base of the step-level searches (METHODS §7); subclasses implement ``search``."""
+    """Base of the step-level searches (docs/methods.md §7); subclasses implement ``search``."""
 
     kind = "search"
     effect = Effect.PRODUCES

@@ -1,4 +1,4 @@
-"""What one step is, and when a solution ends (METHODS §7, common protocol).
+"""What one step is, and when a solution ends (docs/methods.md §7, common protocol).
 
 A step is what one call writes up to and including the delimiter (the runtime cuts its text
 before a stop string; the step puts the delimiter back). The solution ends when the step

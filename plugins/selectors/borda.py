@@ -1,4 +1,4 @@
-"""``borda``: self-certainty-ranked Borda voting over answers (METHODS S3, from the
+"""``borda``: self-certainty-ranked Borda voting over answers (docs/methods.md S3, from the
 authors' code)."""
 
 from __future__ import annotations

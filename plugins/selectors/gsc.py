@@ -1,5 +1,5 @@
 """``gsc``: generalized self-consistency, the candidate most similar to the others under a
-parameter-free n-gram overlap (METHODS S5)."""
+parameter-free n-gram overlap (docs/methods.md S5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``inverse_entropy_vote``: answers weighted by 1/entropy of their chains (METHODS S8)."""
+"""``inverse_entropy_vote``: answers weighted by 1/entropy of their chains (docs/methods.md S8)."""
 
 from __future__ import annotations
 

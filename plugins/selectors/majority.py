@@ -1,4 +1,4 @@
-"""``majority``: self-consistency voting over extracted answers (METHODS S1)."""
+"""``majority``: self-consistency voting over extracted answers (docs/methods.md S1)."""
 
 from __future__ import annotations
 

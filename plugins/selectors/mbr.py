@@ -1,5 +1,5 @@
 """``mbr``: minimum Bayes risk selection, every other candidate a pseudo-reference
-(METHODS S4)."""
+(docs/methods.md S4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``perplexity_consistency``: RPC, answers scored by the total probability of their
-distinct reasoning paths, after pruning improbable paths (METHODS S7)."""
+distinct reasoning paths, after pruning improbable paths (docs/methods.md S7)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``self_certainty``: best-of-N by the model's own confidence, KL(U‖p) averaged over the
-response (METHODS S2, from the authors' code).
+response (docs/methods.md S2, from the authors' code).
 
 Scores under two names that are never mixed: ``self_certainty`` (exact, from the full
 distribution) and ``self_certainty_topk_lb`` (a lower bound from top-k logprobs).
@@ -34,7 +34,7 @@ TruncatedPolicy = Literal["keep", "last", "drop"]
 UNBOUNDED = 1e9
 """A one-hot position has KL(U‖p) = +∞; certainties are capped here so scores stay finite."""
 TAIL_FLOOR = 1e-12
-"""The tail mass is clamped here (METHODS S2); a true tail below it can push the bound a
+"""The tail mass is clamped here (docs/methods.md S2); a true tail below it can push the bound a
 little above the exact value, which is why the bound is never ranked with exact scores."""
 
 
@@ -43,7 +43,7 @@ class MixedCertaintyError(TTCError):
 
 
 def kl_uniform_from_logits(logits: np.ndarray) -> np.ndarray:
-    """KL(U‖p) per row of raw logits: logsumexp(z) − mean(z) − log V (METHODS S2).
+    """KL(U‖p) per row of raw logits: logsumexp(z) − mean(z) − log V (docs/methods.md S2).
 
     A −∞ logit makes the mean −∞ and the KL +∞ (a one-hot row): that is the true value.
     """

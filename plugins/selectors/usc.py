@@ -1,5 +1,5 @@
 """``usc``: universal self-consistency, one model call picks the most consistent of the
-numbered candidates (METHODS S6)."""
+numbered candidates (docs/methods.md S6)."""
 
 from __future__ import annotations
 

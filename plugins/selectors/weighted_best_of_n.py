@@ -1,5 +1,5 @@
 """``weighted_best_of_n``: best-of-N or answer-weighted voting over any stored score
-(METHODS S9)."""
+(docs/methods.md S9)."""
 
 from __future__ import annotations
 

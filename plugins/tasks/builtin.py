@@ -63,7 +63,7 @@ class Boxed(TaskFormat):
     Answers are normalised (``$``, ``\\$``, ``\\left``/``\\right``, digit grouping, units,
     minus dashes, ``x =``) and compared as normal forms, then as exact numbers (integers
     exactly; 0.3333 ≡ 1/3 is the one tolerance), then symbolically through math-verify
-    (METHODS V6). The rules are in ``ttc.plugins.tasks.math_equivalence``.
+    (docs/methods.md V6). The rules are in ``ttc.plugins.tasks.math_equivalence``.
     """
 
     name = "boxed"

@@ -1,4 +1,4 @@
-"""Math answer normalisation and equivalence (METHODS V6).
+"""Math answer normalisation and equivalence (docs/methods.md V6).
 
 Equivalence is tried cheapest first, and each step owns one kind of answer:
 

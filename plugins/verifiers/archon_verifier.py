@@ -1,4 +1,4 @@
-"""``verifier``: Archon's two-call verifier (METHODS V2).
+"""``verifier``: Archon's two-call verifier (docs/methods.md V2).
 
 Per candidate, call 1 reasons about whether the response answers the query; call 2 sees the
 query, response and reasoning and says ``[Correct]`` or ``[Incorrect]`` (constrained where

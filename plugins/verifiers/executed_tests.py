@@ -1,4 +1,4 @@
-"""``executed_tests``: run each candidate's code against tests in the sandbox (METHODS V5,
+"""``executed_tests``: run each candidate's code against tests in the sandbox (docs/methods.md V5,
 ours): never in ttc's process. Keeps the candidates that pass most tests first."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """``unit_test_generator`` and ``unit_test_evaluator``: Archon's LLM-judged natural-language
-unit tests (METHODS V5).
+unit tests (docs/methods.md V5).
 
 Unlike Archon, the generator never rewrites the prompt: the tests are stored as the
 ``unit_tests`` artifact, which the evaluator (or an executed-test component) reads.

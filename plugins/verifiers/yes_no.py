@@ -1,5 +1,5 @@
 """``yes_no_verifier``: a one-call verifier scored from the Yes/No token probabilities
-(METHODS V1). Annotates each candidate with ``score_name`` = P(Yes)/(P(Yes)+P(No))."""
+(docs/methods.md V1). Annotates each candidate with ``score_name`` = P(Yes)/(P(Yes)+P(No))."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""P(Yes) at the first answer position, from the Yes/No token logprobs (METHODS V1, V4).
+"""P(Yes) at the first answer position, from the Yes/No token logprobs (docs/methods.md V1, V4).
 
 s = p_Y / (p_Y + p_N), summing surface variants ("Yes", " Yes", "yes", …). The
 probabilities are read, in order of preference, from a teacher-forced score of the next

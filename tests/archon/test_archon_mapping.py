@@ -23,7 +23,7 @@ CONFIGS = Path(__file__).resolve().parent / "configs"
 RUNNABLE = sorted(p for p in CONFIGS.glob("*.json") if p.stem != "unknown-type")
 ARCHON_TYPES = {"Together_API", "OpenAI_API", "Anthropic_API", "Groq_API", "Google_API", "tgi",
                 "Bedrock_API", "vLLM"}
-"""METHODS §9: the model types Archon's code knows."""
+"""docs/methods.md §9: the model types Archon's code knows."""
 REGISTRY = PluginHost(load_entry_points=False).registry
 
 

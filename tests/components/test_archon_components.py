@@ -298,7 +298,7 @@ def test_executed_tests_rank_code_by_tests_passed_in_the_sandbox():
     assert [c.scores["tests_passed"] for c in result.pool] == [1.0, 0.5, 0.0]
 
 
-# --- fine-grained self-consistency fuser (METHODS C3 variant) -----------------------------
+# --- fine-grained self-consistency fuser (docs/methods.md C3 variant) -----------------------------
 
 CATS = ["the cat sat on the mat", "quantum chromodynamics on a lattice",
         "the cat sat on a mat", "a cat sat on the mat"]

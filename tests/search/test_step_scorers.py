@@ -251,7 +251,7 @@ def test_the_self_evaluation_prompt_continues_the_step_prompt() -> None:
         assert prompt.endswith("Answer Yes or No.</user>\n<assistant>")
 
 
-# --- aggregation (METHODS S9) ---------------------------------------------------------------
+# --- aggregation (docs/methods.md S9) -------------------------------------------------------------
 
 
 @settings(max_examples=100, deadline=None)

@@ -1,4 +1,4 @@
-"""Budget controllers (METHODS B1, B2, B4) on the scripted runtime, end to end."""
+"""Budget controllers (docs/methods.md B1, B2, B4) on the scripted runtime, end to end."""
 
 from __future__ import annotations
 

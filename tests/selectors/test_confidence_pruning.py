@@ -1,4 +1,4 @@
-"""Set-cover pruning (METHODS B5): the cover itself, and the controller end to end on a
+"""Set-cover pruning (docs/methods.md B5): the cover itself, and the controller end to end on a
 scripted runtime that continues each hypothesis from its own text."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""MBR, GSC and USC (METHODS S4, S5, S6), and end-to-end recipes on the scripted runtime."""
+"""MBR, GSC and USC (docs/methods.md S4, S5, S6), and end-to-end recipes on the scripted runtime."""
 
 from __future__ import annotations
 

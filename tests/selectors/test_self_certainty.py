@@ -1,4 +1,4 @@
-"""Self-certainty (METHODS S2): the formula's properties and the selector's contract."""
+"""Self-certainty (docs/methods.md S2): the formula's properties and the selector's contract."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def test_the_topk_lower_bound_never_exceeds_the_exact_value(seed: int, k: int,
     z = np.random.default_rng(seed).normal(size=40) * scale
     logp = z - (z.max() + np.log(np.exp(z - z.max()).sum()))
     tail = np.exp(np.sort(logp)[: 40 - k]).sum()
-    assume(k == 40 or tail > 1e-9)  # the tail mass is clamped at 1e-12 (METHODS S2)
+    assume(k == 40 or tail > 1e-9)  # the tail mass is clamped at 1e-12 (docs/methods.md S2)
     assert _lower_bound_of_logits(z, k) <= kl_uniform_from_logits(z) + 1e-9
 
 

@@ -1,4 +1,4 @@
-"""Borda, inverse-entropy, RPC and reward-weighted voting (METHODS S3, S7, S8, S9)."""
+"""Borda, inverse-entropy, RPC and reward-weighted voting (docs/methods.md S3, S7, S8, S9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Answer extraction and equivalence (METHODS V6 and the task formats of issue 6)."""
+"""Answer extraction and equivalence (docs/methods.md V6 and the task formats of issue 6)."""
 
 from __future__ import annotations
 

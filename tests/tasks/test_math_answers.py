@@ -1,4 +1,5 @@
-"""``task: boxed`` and ``answer_is``: normalising LaTeX answers and comparing them (METHODS V6)."""
+"""``task: boxed`` and ``answer_is``: normalising LaTeX answers and comparing them
+(docs/methods.md V6)."""
 
 from __future__ import annotations
 

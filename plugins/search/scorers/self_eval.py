@@ -1,4 +1,4 @@
-"""Step scorer ``self_eval``: one-token self-evaluation of a partial solution (METHODS V4).
+"""Step scorer ``self_eval``: one-token self-evaluation of a partial solution (docs/methods.md V4).
 
 The model is shown its own partial solution as an assistant turn, asked whether the steps
 so far are correct, and the score is P("Yes") / (P("Yes") + P("No")) at the first position

@@ -3,7 +3,7 @@ wrote the step, read from the step's own token statistics (no model call).
 
 - ``mean_logprob``: exp of the mean sampled-token logprob, the step's geometric-mean token
   probability, in (0, 1].
-- ``self_certainty``: the mean KL(uniform‖p) over the step's tokens (METHODS S2, exact
+- ``self_certainty``: the mean KL(uniform‖p) over the step's tokens (docs/methods.md S2, exact
   from the full distribution), which is unbounded, squashed to 1 − exp(−KL) in [0, 1) —
   monotone, so rankings are those of self-certainty itself.
 
