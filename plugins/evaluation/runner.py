@@ -29,6 +29,7 @@ from ttc.plugin_system import PluginHost, default_host
 from ttc.plugins.evaluation.results import EvalResult, EvalSummary, ItemResult
 from ttc.plugins.evaluation.summary import summarise
 from ttc.recipe.compile import recipe_hash
+from ttc.registry import did_you_mean
 from ttc.state import Task
 from ttc.storage.evals import EvalStore, NewEval
 from ttc.storage.models import EvalItemRow, EvalRow
@@ -62,9 +63,9 @@ def load_dataset(dataset: str | Path | Sequence[Item], *, limit: int | None = No
         elif name.endswith(".jsonl") or Path(name).exists():
             items = read_jsonl(name)
         else:
-            known = ", ".join(sorted(host.registry.datasets)) or "none"
-            raise DatasetError(f"no data set {name!r}: give a registered name ({known}) or a "
-                               ".jsonl file; `ttc datasets` lists them")
+            hint = did_you_mean(name, host.registry.datasets)
+            raise DatasetError(f"no data set {name!r}; {hint or 'give a registered name'} "
+                               "(`ttc datasets` lists them) or a .jsonl file")
     else:
         name, items = "<items>", list(dataset)
     if limit is not None:

@@ -159,3 +159,17 @@ def test_a_killed_eval_resumes_with_no_model_call_repeated(write_recipe, tmp_pat
     made = conn.execute("SELECT run_id, COUNT(*) FROM ttc_model_calls WHERE replayed = 0 "
                         "GROUP BY run_id").fetchall()
     assert len(made) == 8 and all(count == 2 for _, count in made)  # no call made twice
+
+
+def test_ttc_datasets_lists_the_shipped_sets_with_what_they_measure():
+    proc = ttc("datasets", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {row["name"]: row for row in json.loads(proc.stdout)}
+    assert {"arithmetic-dev", "arithmetic-test", "word-problems-dev", "word-problems-test",
+            "choice-dev", "choice-test", "humaneval"} <= set(rows)
+    assert rows["arithmetic-test"]["items"] == 200 and rows["humaneval"]["format"] == "code"
+    assert "report on this split" in rows["arithmetic-test"]["description"]
+    unknown = ttc("eval", "x.yaml", "--dataset", "arithmetc-test")
+    assert unknown.returncode == 2
+    assert "no data set 'arithmetc-test'" in unknown.stderr
+    assert "did you mean 'arithmetic-test'" in unknown.stderr
