@@ -9,6 +9,8 @@ import pytest
 from ttc.pipeline import Pipeline
 
 RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
+BASELINES = sorted((Path(__file__).resolve().parents[2] / "recipes" / "baselines").glob("*.yaml"))
+"""Baselines the README's evaluation table compares against: validated, run by ttc eval."""
 QUESTION = "Tom has 3 apples and buys 4 more. How many apples does he have?"
 
 
@@ -16,7 +18,7 @@ def test_there_are_recipes():
     assert RECIPES
 
 
-@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", RECIPES + BASELINES, ids=lambda p: p.name)
 def test_recipe_validates(path):
     plan = Pipeline.from_yaml(path).plan
     assert plan.name and plan.stages
