@@ -59,12 +59,13 @@ def client(scripted_server: BackgroundServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="session")
 def local_runtime():
-    """The real embedded model, loaded once for the whole session."""
+    """The real embedded model, loaded once for the whole session (one torch thread: other
+    processes share the cores; the first runtime of a session configures the engine)."""
     try:
         from ttc.plugins.runtimes.local import LocalRuntime
     except ImportError as error:  # pragma: no cover - the local runtime is a sibling plugin
         pytest.skip(f"local runtime unavailable: {error}")
-    return LocalRuntime.create("", LocalRuntime.Options())
+    return LocalRuntime.create("", LocalRuntime.Options(threads=1))
 
 
 @pytest.fixture(scope="session")

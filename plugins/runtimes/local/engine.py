@@ -228,69 +228,91 @@ class Engine:
     # --- prefill, a chunk at a time ----------------------------------------------------------
 
     def _prefill_some(self) -> None:
-        """Prefill up to one chunk of prompt tokens, round-robin over the waiting requests.
+        """Prefill up to one chunk of prompt tokens: whole prompts first, then a cut.
 
-        A prompt that fits in what is left of the chunk is prefilled whole. A longer one is
-        cut (one chunk now, the rest on later turns) only while no other prompt is half
-        done (one partial KV at a time bounds the memory of queued long prompts) and, when
-        rows are decoding, only after they have had as much time for decode steps as the
-        previous cut chunk took: a long prompt takes at most half the engine while others
-        decode. A request that made progress goes behind the others, so a short prompt that
-        arrives during a long prefill waits for at most one chunk.
+        First every prompt that fits in what is left of the chunk is prefilled whole, in
+        queue order (a short prompt never waits behind a long one for more than the chunk
+        already in flight). Then one longer prompt gets a chunk (what is left, at least a
+        quarter chunk, so a stream of short prompts cannot starve it): the half-done one if
+        there is one (one partial KV at a time bounds the memory of queued long prompts),
+        else the oldest. While rows decode, or are about to, that chunk waits until they
+        have had as much time for decode steps as the previous chunk took: a long prompt
+        takes at most half of the engine from the others.
         """
         budget = self.prefill_chunk
-        may_cut = not self._rows or self._prefill_debt <= 0
         for job in list(self._prefilling):
-            if budget <= 0:
-                break
             if job.aborted():
                 self._drop_prefill(job)
-                self.prefills_cancelled += 1
-                continue
-            before = budget
-            cut = may_cut and budget >= self.prefill_chunk // 4 and self._partial in (None, job)
-            try:
-                budget = self._prefill_job(job, budget, may_cut=cut)
-            except Exception as error:
-                logger.exception("local engine prefill failed")
-                _resolve(job.future, error=RuntimeCallError(f"local engine failed: {error}"))
-            if job.task is None or job.aborted():
-                self._drop_prefill(job)
-            elif budget < before:
-                self._prefilling.remove(job)
-                self._prefilling.append(job)
+            elif budget > 0:
+                before = budget
+                budget = self._prefill_job(job, budget)
+                self._requeue(job, progressed=budget < before)
+        if (self._rows or self._waiting) and self._prefill_debt > 0:
+            return
+        job = self._partial or next((j for j in self._prefilling if self._remaining(j) > (
+            self.prefill_chunk)), None)
+        if job is None:
+            return
+        started = time.perf_counter()
+        self._prefill_job(job, 0, cut=max(budget, self.prefill_chunk // 4))
+        self._prefill_debt = time.perf_counter() - started
+        self._requeue(job, progressed=True)
+
+    def _remaining(self, job: _PrefillJob) -> int:
+        """Positions left to compute in ``job``'s current prompt (after its cached prefix)."""
+        task = job.task
+        if task is None:
+            return 0
+        if task.started:
+            return task.remaining
+        return len(task.ids) - self.prefix_cache.match(task.ids[:task.logits_from]).length
+
+    def _requeue(self, job: _PrefillJob, *, progressed: bool) -> None:
+        """Drop a finished, failed or cancelled job; one that progressed goes to the back."""
+        if job.task is None or job.aborted():
+            self._drop_prefill(job)
+        elif progressed:
+            self._prefilling.remove(job)
+            self._prefilling.append(job)
 
     def _drop_prefill(self, job: _PrefillJob) -> None:
+        """Out of the queue: finished, failed, or cancelled by its caller (counted)."""
         self._prefilling.remove(job)
         if self._partial is job:
             self._partial = None
+        if job.task is not None and job.future.cancelled():
+            self.prefills_cancelled += 1
 
-    def _prefill_job(self, job: _PrefillJob, budget: int, *, may_cut: bool) -> int:
-        """Prefill ``job``'s prompts that fit in ``budget`` tokens, then, if ``may_cut``, one
-        chunk of the next; returns what is left of the budget."""
-        while (task := job.task) is not None and budget > 0:
-            remaining = task.remaining if task.started else len(task.ids) - (
-                self.prefix_cache.match(task.ids[:task.logits_from]).length)
-            cut = remaining > budget
-            if cut and not may_cut:
-                break
-            if not task.started:  # KV is allocated only for a prompt being computed
-                self._start_prefill(task)
-            tokens = min(task.remaining, budget)
-            started = time.perf_counter()
-            logits = self._prefill_chunk(task, tokens)
-            budget -= tokens
-            if cut:
-                self._partial = job
-                self._prefill_debt = time.perf_counter() - started
-            if isinstance(job, _ScoreJob):
-                self._score_chunk(job, task, logits, tokens)
-            elif task.remaining == 0:
-                job.prefill, job.first_logits, job.cached_tokens = task.kv, logits[0], task.cached
-                job.task = None
-                self._waiting.append(job)
-            if cut:
-                break
+    def _prefill_job(self, job: _PrefillJob, budget: int, cut: int = 0) -> int:
+        """Prefill ``job``'s prompts that fit in ``budget`` tokens, then ``cut`` tokens of the
+        next one; returns what is left of the budget. A failure fails only this job."""
+        try:
+            while (task := job.task) is not None:
+                remaining = self._remaining(job)
+                if remaining > budget and not cut:
+                    break
+                if not task.started:  # KV is allocated only for a prompt being computed
+                    self._start_prefill(task)
+                tokens = min(task.remaining, budget) if remaining <= budget else min(
+                    task.remaining, cut)
+                logits = self._prefill_chunk(task, tokens)
+                if remaining <= budget:
+                    budget -= tokens
+                else:
+                    cut = 0
+                if task.remaining:
+                    self._partial = job
+                elif self._partial is job:
+                    self._partial = None
+                if isinstance(job, _ScoreJob):
+                    self._score_chunk(job, task, logits, tokens)
+                elif task.remaining == 0:
+                    job.prefill, job.first_logits = task.kv, logits[0]
+                    job.cached_tokens, job.task = task.cached, None
+                    self._waiting.append(job)
+        except Exception as error:
+            logger.exception("local engine prefill failed")
+            _resolve(job.future, error=RuntimeCallError(f"local engine failed: {error}"))
         return budget
 
     def _start_prefill(self, task: PrefillTask) -> None:
