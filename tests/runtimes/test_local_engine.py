@@ -231,3 +231,17 @@ async def test_a_continuation_reuses_the_generated_tokens_kv(local_runtime, chat
     [cold] = await local_runtime.generate(GenerateRequest(follow, params))
     assert cold.cached_tokens == 0 and cold.token_ids == warm.token_ids
     assert max(abs(a - b) for a, b in zip(cold.logprobs, warm.logprobs, strict=True)) < 1e-4
+
+
+def test_threads_default_to_the_environment_then_every_core(monkeypatch):
+    import os
+
+    from ttc.plugins.runtimes.local.engine import default_threads
+
+    monkeypatch.delenv("TTC_LOCAL_THREADS", raising=False)
+    assert default_threads() == (os.cpu_count() or 1)
+    monkeypatch.setenv("TTC_LOCAL_THREADS", "1")
+    assert default_threads() == 1
+    monkeypatch.setenv("TTC_LOCAL_THREADS", "many")
+    with pytest.raises(ValueError, match="TTC_LOCAL_THREADS='many'"):
+        default_threads()

@@ -519,6 +519,9 @@ def _token_major(kv: BatchKV, row: int, start: int, end: int) -> torch.Tensor:
     return stacked.permute(3, 0, 1, 2, 4)
 
 
+THREADS_ENV = "TTC_LOCAL_THREADS"
+
+
 def claim_cores(threads: int) -> None:
     """Make the calling thread the only one in the process that runs torch multi-threaded.
 
@@ -526,14 +529,32 @@ def claim_cores(threads: int) -> None:
     teams, GNU OpenMP sees more threads than cores and stops its workers spinning between
     parallel regions, and every one of the ~250 regions in a decode step waits for a wake-up:
     on 2 cores a step took ~37 ms instead of ~24 ms. So the engine thread takes
-    ``threads`` (0: every core) and every thread that has not used torch yet gets one.
+    ``threads`` (0: ``TTC_LOCAL_THREADS`` if set, else every core) and every thread that has
+    not used torch yet gets one.
     """
-    count = threads or os.cpu_count() or 1
+    count = threads or default_threads()
     torch.get_num_threads()  # settles this thread's lazy thread-count init first
     torch.set_num_threads(count)
     others = threading.Thread(target=torch.set_num_threads, args=(1,), name="ttc-threads")
     others.start()
     others.join()
+
+
+def default_threads() -> int:
+    """The engine's threads when a recipe leaves ``threads`` at 0: ``TTC_LOCAL_THREADS``, for
+    a machine whose cores other busy processes share (an OpenMP team that cannot have its
+    cores runs many times slower than a smaller one that can), else every core. Results do
+    not depend on it, so neither do recipes or their recorded runs."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if value:
+        try:
+            count = int(value)
+        except ValueError:
+            raise ValueError(f"{THREADS_ENV}={value!r} is not a whole number of threads"
+                             ) from None
+        if count >= 1:
+            return count
+    return os.cpu_count() or 1
 
 
 def _resolve(future: Future, value: Any = None, *, error: Exception | None = None) -> None:

@@ -63,7 +63,8 @@ class LocalOptions(RuntimeOptions):
     chunks, so other rows keep decoding and a cancelled request stops within one chunk. 256
     prefills as many tokens per second as 512 or 1,024 here, with half the pause of 512."""
     threads: int = Field(0, ge=0)
-    """torch threads of the engine; 0 uses every core. Other threads of the process get one
+    """torch threads of the engine; 0 uses ``TTC_LOCAL_THREADS`` when it is set (a machine
+    shared with other busy processes), else every core. Other threads of the process get one
     torch thread (two OpenMP teams on the same cores slow each other down)."""
     max_n: int = Field(256, ge=1)
     """Largest ``n`` a generate request may ask for."""
