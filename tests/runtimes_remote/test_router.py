@@ -1,8 +1,10 @@
-"""sglang-router (cache_aware) over two ``ttc serve`` worker processes; one killed mid-run."""
+"""sglang-router (cache_aware) over two ``ttc serve`` worker processes; one killed mid-run
+is restarted and registered with the router again."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -10,6 +12,7 @@ import pytest
 from recipe_helpers import CallCollector, host_with, recipe
 
 from ttc.pipeline import Pipeline
+from ttc.plugins.cluster import router_admin
 from ttc.plugins.cluster.launcher import Cluster
 
 pytest.importorskip("sglang_router")
@@ -56,3 +59,11 @@ def test_recipe_through_router_survives_a_killed_worker(cluster: Cluster) -> Non
     assert len({c.id for c in collector.calls}) == len(collector.calls)
     # A failed attempt (if the router sent one to the dead worker) is recorded as a failure.
     assert all(c.error for c in collector.failed)
+    # The killed worker was restarted and the router sends to it again.
+    deadline = time.monotonic() + 300
+    while cluster.restarts.get("worker-0", 0) < 1 or len(router_admin.list_workers(
+            cluster.url) or []) < 2:
+        assert time.monotonic() < deadline, "the killed worker did not come back"
+        time.sleep(0.5)
+    assert all(w["is_healthy"] for w in router_admin.list_workers(cluster.url) or [])
+    assert Pipeline.from_text(router_recipe(cluster.url)).run(TASKS[1]).status == "succeeded"
