@@ -33,7 +33,8 @@ def cluster() -> Iterator[Cluster]:
 
 
 def router_recipe(url: str) -> str:
-    return recipe(f"models:\n  m: {{runtime: sglang, options: {{url: '{url}', retries: 3}}}}")
+    """Retries come from the recipe's ``limits`` (the sglang runtime makes one attempt)."""
+    return recipe(f"models:\n  m: {{runtime: sglang, options: {{url: '{url}'}}}}")
 
 
 def test_recipe_through_router_survives_a_killed_worker(cluster: Cluster) -> None:
