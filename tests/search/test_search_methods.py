@@ -92,17 +92,20 @@ def test_different_seeds_search_differently() -> None:
     assert len(texts) > 1
 
 
+WITH_LOOKAHEAD = {**METHODS, "lookahead": {**METHODS["beam_search"], "lookahead": 2}}
+
+
 @settings(max_examples=60, deadline=None)
-@given(method=st.sampled_from(sorted(METHODS)), token_budget=st.integers(1, 60),
+@given(method=st.sampled_from(sorted(WITH_LOOKAHEAD)), token_budget=st.integers(1, 60),
        call_budget=st.integers(1, 14), scorer_calls=st.integers(1, 4) | st.none(),
        max_tokens=st.integers(1, 5), seed=st.integers(0, 1000),
        scorer=st.sampled_from(["stated_value", "self_eval"]))
 def test_no_budget_is_ever_exceeded(method, token_budget, call_budget, scorer_calls,
                                     max_tokens, seed, scorer) -> None:
-    result = run_search(stage(method, max_steps=4, max_tokens=max_tokens,
-                              token_budget=token_budget, call_budget=call_budget,
-                              scorer_call_budget=scorer_calls, scorer={"use": scorer}),
-                        seed=seed)
+    params = {**WITH_LOOKAHEAD[method], "max_steps": 4, "max_tokens": max_tokens,
+              "token_budget": token_budget, "call_budget": call_budget,
+              "scorer_call_budget": scorer_calls, "scorer": {"use": scorer}}
+    result = run_search(params, seed=seed)
     spent = record(result)
     assert result.status == "succeeded"
     assert spent["completion_tokens"] <= token_budget
@@ -162,6 +165,21 @@ def test_with_beam_width_n_one_beam_survives_each_step() -> None:
         if depth(c) > 1:
             parents.setdefault(depth(c), set()).update(c.parents)
     assert parents and all(len(p) == 1 for p in parents.values())
+
+
+def test_beam_lookahead_ranks_a_step_by_the_value_after_a_greedy_rollout() -> None:
+    result = run_search(stage("beam_search", n=4, beam_width=2, max_steps=4, lookahead=1),
+                        runtime=TreeRuntime(), seed=2)
+    by_depth: dict[int, list] = {}
+    for c in result.candidates.values():
+        by_depth.setdefault(depth(c), []).append(c)
+    for d in (1, 2):
+        active = [c for c in by_depth[d] if c.artifacts["search"]["terminal"] is None]
+        assert all(c.artifacts["search"]["lookahead"].startswith(f"d{d} v")
+                   for c in active)  # one more greedy step, after this one
+        kept = {p for c in by_depth[d + 1] for p in c.parents}
+        best = sorted(active, key=lambda c: -c.scores["lookahead_value"])[:2]
+        assert kept == {c.id for c in best}
 
 
 async def greedy_step_decoding(runtime, question: str, max_steps: int, max_tokens: int) -> str:
