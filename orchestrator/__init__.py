@@ -10,6 +10,7 @@ from ttc.context import ComponentContext
 from ttc.dataset import Dataset, DatasetError, Item, read_jsonl
 from ttc.errors import BudgetExhausted, ModelCallFailed, RecipeError, TTCError, UsageError
 from ttc.pipeline import Pipeline
+from ttc.pipeline_options import PipelineOption, PipelineOptions
 from ttc.plugin_system import PluginHost, default_host, hookimpl
 from ttc.result import RunResult
 from ttc.runtime import (
@@ -25,7 +26,7 @@ from ttc.runtime import (
     ScoreResult,
 )
 from ttc.sampling_config import SamplingConfig
-from ttc.state import Ledger, State, Task
+from ttc.state import Ledger, RunWarning, StageUsage, State, Task
 from ttc.task_format import TaskFormat, TaskFormatConfig
 
 __all__ = [
@@ -45,10 +46,13 @@ __all__ = [
     "ModelCallFailed",
     "Origin",
     "Pipeline",
+    "PipelineOption",
+    "PipelineOptions",
     "PluginHost",
     "RecipeError",
     "RequestError",
     "RunResult",
+    "RunWarning",
     "Runtime",
     "RuntimeCallError",
     "RuntimeOptions",
@@ -59,6 +63,7 @@ __all__ = [
     "Selection",
     "Selector",
     "SelectorConfig",
+    "StageUsage",
     "State",
     "TTCError",
     "Task",

@@ -11,13 +11,14 @@ A component's ``effect`` tells the executor how its output joins the others of i
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from ttc.candidate import Candidate
 from ttc.runtime import Capability
@@ -37,6 +38,24 @@ class ComponentConfig(BaseModel):
     """Base of every component's parameters: unknown keys are errors, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    renamed: ClassVar[Mapping[str, str]] = MappingProxyType({})
+    """Old parameter names → their new names. A recipe that writes an old name still
+    validates (same meaning), with a warning that names the new one (in Python, a
+    ``DeprecationWarning``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_parameters(cls, data: Any) -> Any:
+        if not cls.renamed or not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        for old, new in cls.renamed.items():
+            if old in data and new not in data:
+                warnings.warn(f"{cls.__name__}: {old!r} is now called {new!r}",
+                              DeprecationWarning, stacklevel=2)
+                data[new] = data.pop(old)
+        return data
 
 
 class Component:

@@ -2,6 +2,11 @@
 
 Going through one gateway is what lets the ledger, the budget, retries, the concurrency
 limit, lifecycle hooks and recorded-call replay apply to every component alike.
+
+The gateway is the only retry layer: runtimes make one attempt per call and say whether a
+failure is worth retrying (``RuntimeCallError.retryable``); the gateway retries those up to
+``limits.retries`` times with exponential backoff and jitter (``retry_wait``), never retries
+a ``RequestError``, and reports every attempt to ``ttc_model_called``.
 """
 
 from __future__ import annotations
@@ -32,10 +37,13 @@ from ttc.runtime import (
     ScoreRequest,
     ScoreResult,
 )
-from ttc.state import Ledger, StageUsage
+from ttc.state import Ledger, RunWarning, StageUsage
 from ttc.task_format import TaskFormat
 
 logger = logging.getLogger(__name__)
+
+MAX_RETRY_WAIT_S = 30.0
+"""The longest wait between two attempts of a call (``retry_wait``)."""
 
 
 def derive_seed(*parts: object) -> int:
@@ -205,17 +213,27 @@ class ComponentContext:
                     ) -> list[ScoreResult]:
         return list(await self._call("score", model, tuple(requests)))
 
+    def warn(self, kind: str, message: str, *, candidate: str | None = None) -> RunWarning:
+        """Record a degradation of this component's work (e.g. a reply that never parsed):
+        the run goes on, and the warning is kept on the ledger, counted for this stage and
+        shown wherever the run is shown."""
+        warning = RunWarning(kind=kind, message=message, stage=self.stage,
+                             component=self.component, round=self.round, candidate=candidate)
+        self.run_ctx.ledger.warn(warning)
+        return warning
+
     async def _call(self, kind: str, model: str | None, request: Any) -> Any:
         alias = model or self.model
         runtime = self.runtime(alias)
         ctx = self.run_ctx
         fp = fingerprint(kind, runtime.name, runtime.model, request)
-        usage = ctx.ledger.stage(self.stage)
+        usage = ctx.ledger.meter(self.stage, self.round)
         recorded = ctx.hook.ttc_recorded_response(run=ctx.run, fingerprint=fp, kind=kind)
         if recorded is not None:
             ctx.reserve_call()  # a replay spends the budget as the recording did, and stops there
             response = tuple(recorded)
             self._account(usage, kind, response)
+            usage.served_calls += 1
             self._emit(kind, alias or "", runtime, fp, request, response, None, 0.0, 1, True)
             return response
         attempts = ctx.limits.retries + 1
@@ -244,8 +262,7 @@ class ComponentContext:
                             f"{self.component} in stage {self.stage}: model call failed after "
                             f"{attempt} attempt(s): {_describe(exc)}"
                         ) from exc
-                    backoff = ctx.limits.retry_backoff_s * 2 ** (attempt - 1)
-                    await asyncio.sleep(backoff * (0.5 + random.random()))
+                    await asyncio.sleep(retry_wait(ctx.limits, attempt, exc))
                     continue
                 latency = time.perf_counter() - started
                 self._account(usage, kind, response)
@@ -259,6 +276,7 @@ class ComponentContext:
         prompt, cached = _prompt_usage(kind, response)
         usage.prompt_tokens += prompt
         usage.cached_tokens += cached
+        usage.prefilled_tokens += _prefilled(response)
         if kind == "generate":
             usage.completion_tokens += sum(len(item.token_ids) for item in response)
 
@@ -294,7 +312,6 @@ class ComponentContext:
         )
         self.run_ctx.fire("ttc_model_called", call=call)
 
-
 def _prompt_usage(kind: str, response: Sequence[Any]) -> tuple[int, int]:
     """Prompt and cached prompt tokens of one call. The n samples of a generate call share
     one prompt, read (and billed, by APIs that take ``n``) once: the first completion's
@@ -304,6 +321,25 @@ def _prompt_usage(kind: str, response: Sequence[Any]) -> tuple[int, int]:
     if kind == "generate":
         return response[0].prompt_tokens, response[0].cached_tokens
     return (sum(i.prompt_tokens for i in response), sum(i.cached_tokens for i in response))
+
+
+def _prefilled(response: Sequence[Any]) -> int:
+    """Prompt tokens the engine computed for one call: each completion's (or scored
+    request's) prompt minus what its prefix cache served. The samples of an n-sample call
+    after the first report their shared prompt as cached, so one prefill counts once."""
+    return sum(max(0, item.prompt_tokens - item.cached_tokens) for item in response)
+
+
+def retry_wait(limits: Limits, attempt: int, error: BaseException) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (from 1): ``retry_backoff_s``
+    doubled per attempt, at most ``MAX_RETRY_WAIT_S``, times a jitter factor in [0.5, 1.5);
+    never shorter than a server's ``Retry-After`` (``RuntimeCallError.retry_after_s``,
+    itself capped at ``MAX_RETRY_WAIT_S``)."""
+    backoff = min(limits.retry_backoff_s * 2 ** (attempt - 1), MAX_RETRY_WAIT_S)
+    wait = backoff * (0.5 + random.random())
+    if isinstance(error, RuntimeCallError) and error.retry_after_s:
+        wait = max(wait, min(error.retry_after_s, MAX_RETRY_WAIT_S))
+    return wait
 
 
 def _describe(exc: BaseException) -> str:

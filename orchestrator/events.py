@@ -50,7 +50,8 @@ class StageReport:
     pool: tuple[Candidate, ...]
     """The pool after the stage (before it, when the stage failed)."""
     usage: StageUsage
-    """Tokens, cached tokens, calls and failed calls of this stage so far (all rounds)."""
+    """Tokens, calls, failed calls, warnings and wall time of this execution of the stage
+    (this round of a repeat block, not the rounds before it)."""
     wall_time: float
     """Seconds this stage took, this round."""
     status: str = "succeeded"

@@ -15,10 +15,17 @@ from ttc.component import Effect
 from ttc.context import ComponentContext, RunContext
 from ttc.errors import BudgetExhausted, RecordingFailed
 from ttc.events import RunInfo, StageReport
-from ttc.recipe.plan import Plan, RepeatPlan, StagePlan, StepPlan, StopCondition
+from ttc.recipe.plan import (
+    SELECT_STAGE,
+    Plan,
+    RepeatPlan,
+    StagePlan,
+    StepPlan,
+    StopCondition,
+)
 from ttc.result import RunResult
 from ttc.runtime import Runtime
-from ttc.state import State
+from ttc.state import StageUsage, State
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +80,8 @@ class Executor:
             select = self.plan.select
             if status == "succeeded" or not select.component.uses_model:
                 try:
-                    state = await self._stage(StagePlan("select", (select,)), state, ctx, 0,
-                                              stage_names)
+                    state = await self._stage(StagePlan(SELECT_STAGE, (select,)), state, ctx,
+                                              0, stage_names)
                 except BudgetExhausted as exc:
                     status, error = "budget_exhausted", str(exc)
                 except (StageFailed, RecordingFailed) as exc:
@@ -107,7 +114,7 @@ class Executor:
     async def _stage(self, stage: StagePlan, state: State, ctx: RunContext, round_: int,
                      names: list[str]) -> State:
         started = time.perf_counter()
-        usage = ctx.ledger.stage(stage.name)
+        usage = ctx.ledger.meter(stage.name, round_)  # this round's: a repeat has one each
         contexts = [
             ComponentContext(ctx, stage.name, step.component.name, step.index, step.model, round_)
             for step in stage.steps
@@ -144,7 +151,7 @@ class Executor:
         return new_state
 
     def _report(self, stage: StagePlan, ctx: RunContext, round_: int, pool: tuple,
-                usage: Any, started: float, status: str, error: str | None,
+                usage: StageUsage, started: float, status: str, error: str | None,
                 names: list[str]) -> None:
         if stage.name not in names:
             names.append(stage.name)
@@ -160,7 +167,7 @@ class Executor:
                 wall_time=time.perf_counter() - started,
                 status=status,
                 error=error,
-                selection=ctx.selection if stage.name == "select" else None,
+                selection=ctx.selection if stage.name == SELECT_STAGE else None,
             ),
         )
 

@@ -28,15 +28,17 @@ if TYPE_CHECKING:
     from ttc.calls import ModelCall
     from ttc.dataset import Dataset
     from ttc.events import RunInfo, StageReport
+    from ttc.pipeline_options import PipelineOptions
     from ttc.result import RunResult
 
 hookspec = pluggy.HookspecMarker("ttc")
 
-HOOKSPEC_VERSION = "1.3"
+HOOKSPEC_VERSION = "1.4"
 """The version of these specs. A new hook adds one to the minor number; changing or removing
 a hook's arguments adds one to the major number. 1.0: components, runtimes, tasks,
 commands, the lifecycle and recorded responses; 1.1: ``ttc_register_datasets``; 1.2:
-``ttc_register_step_scorers``; 1.3: ``ttc_plugin_status``."""
+``ttc_register_step_scorers``; 1.3: ``ttc_plugin_status``; 1.4:
+``ttc_register_pipeline_options``."""
 
 
 # --- registration ---------------------------------------------------------------------------
@@ -101,6 +103,19 @@ def ttc_register_step_scorers(register: Callable[[type], None]) -> None:
 def ttc_register_commands(cli: Any) -> None:
     """Add sub-commands to the ``ttc`` command line: ``cli.command("name")(function)`` or
     ``cli.add_typer(group, name="name")`` (``cli`` is a ``typer.Typer``)."""
+
+
+@hookspec
+def ttc_register_pipeline_options(register: Callable[[PipelineOptions], None]) -> None:
+    """Add options to the commands that run recipes (``ttc run``):
+    ``register(PipelineOptions(options=(PipelineOption("db", ("--db",), "Store URL."),),
+    configure=lambda db: {"store": db}))``.
+
+    ``configure`` receives every option's value by name and returns keyword arguments for
+    ``ttc.Pipeline``; the command passes them on. This is how a plugin configures the runs
+    it takes part in (the run store's ``--db`` and ``--no-record``) without the core knowing
+    it and without environment variables. Option names and flags are unique across plugins.
+    """
 
 
 @hookspec

@@ -98,6 +98,7 @@ REGISTRATION_HOOKS = {
     "ttc_register_tasks": "add_task",
     "ttc_register_datasets": "add_dataset",
     "ttc_register_step_scorers": "add_step_scorer",
+    "ttc_register_pipeline_options": "add_pipeline_options",
 }
 """Hooks that fill the registry → the ``Registry`` method each registered object goes to.
 Each is called on each plugin on its own, so one plugin's failure is that plugin's alone."""

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from ttc.component import Component, ComponentConfig, Effect, Selector
 from ttc.dataset import Dataset
+from ttc.pipeline_options import PipelineOptions
 from ttc.task_format import TaskFormat
 
 
@@ -32,6 +33,8 @@ class Registry:
     tasks: dict[str, Registered] = field(default_factory=dict)
     datasets: dict[str, Registered] = field(default_factory=dict)
     step_scorers: dict[str, Registered] = field(default_factory=dict)
+    pipeline_options: dict[str, Registered] = field(default_factory=dict)
+    """``PipelineOptions`` by their flags (e.g. ``--record/--no-record --db``)."""
 
     def component(self, name: str) -> type[Component]:
         return self.components[name].obj
@@ -80,6 +83,24 @@ class Registry:
             raise RegistrationError(f"plugin {plugin!r} registered {dataset!r}, not a "
                                     "ttc.Dataset")
         _add(self.datasets, "data set", dataset.name, dataset, plugin)
+
+    def add_pipeline_options(self, group: Any, plugin: str) -> None:
+        if not isinstance(group, PipelineOptions):
+            raise RegistrationError(f"plugin {plugin!r} registered {group!r}, not "
+                                    "ttc.PipelineOptions")
+        problem = group.problem()
+        if problem:
+            raise RegistrationError(f"plugin {plugin!r}: {problem}")
+        for entry in self.pipeline_options.values():
+            other: PipelineOptions = entry.obj
+            clash = ({o.name for o in group.options} & {o.name for o in other.options}
+                     or group.flags() & other.flags())
+            if clash and other is not group:
+                raise RegistrationError(
+                    f"plugin {plugin!r} adds run option(s) {', '.join(sorted(clash))}, which "
+                    f"plugin {entry.plugin!r} already adds; rename them")
+        label = " ".join(flag for option in group.options for flag in option.flags)
+        _add(self.pipeline_options, "run options", label, group, plugin)
 
     def step_scorer(self, name: str) -> type:
         return self.step_scorers[name].obj

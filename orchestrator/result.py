@@ -8,7 +8,7 @@ from typing import Any
 
 from ttc.candidate import Candidate
 from ttc.component import Selection
-from ttc.state import Ledger, Task
+from ttc.state import Ledger, RunWarning, Task
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,8 @@ class RunResult:
     candidates: dict[str, Candidate]
     """Every candidate the run made, by id: the lineage DAG's nodes."""
     ledger: Ledger
-    """Tokens (prompt, cached, completion), calls and wall time per stage and in total."""
+    """Tokens (prompt, cached, prefilled, completion), calls (made and served from a
+    recording), warnings and wall time per stage, per repeat round and in total."""
     status: str = "succeeded"
     """``succeeded``, ``budget_exhausted`` or ``failed``."""
     error: str | None = None
@@ -48,6 +49,12 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.status != "failed"
+
+    @property
+    def warnings(self) -> tuple[RunWarning, ...]:
+        """What degraded the run without failing it (e.g. replies that never parsed), in
+        the order it happened; a run can succeed with warnings."""
+        return tuple(self.ledger.warnings)
 
     def lineage(self, candidate_id: str) -> Iterator[Candidate]:
         """The candidate and its ancestors, breadth first, each once."""
@@ -74,6 +81,7 @@ class RunResult:
             "winner": None if self.winner is None else self.winner.id,
             "pool": [c.id for c in self.pool],
             "candidates": [c.to_dict() for c in self.candidates.values()],
+            "warnings": [w.to_dict() for w in self.ledger.warnings],
             "ledger": self.ledger.to_dict(),
             "artifacts": _jsonable(self.artifacts),
         }

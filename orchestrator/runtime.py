@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
@@ -167,11 +168,15 @@ class Runtime(Protocol):
 
 
 class RuntimeCallError(Exception):
-    """A model call failed. ``retryable`` tells the caller whether trying again may help."""
+    """A model call failed. ``retryable`` tells the caller whether trying again may help;
+    ``retry_after_s`` is how long the server asked to wait first (``Retry-After``), if it
+    did. Runtimes make one attempt per call: the call gateway is the one retry layer."""
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, retryable: bool = False,
+                 retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after_s = retry_after_s
 
 
 class RequestError(RuntimeCallError):
@@ -181,10 +186,20 @@ class RequestError(RuntimeCallError):
         super().__init__(message, retryable=False)
 
 
+RETRIES_MOVED = ("retries are set in one place, the run's limits: remove this option and "
+                 "set  limits: {retries: N, retry_backoff_s: S}  (a runtime makes one "
+                 "attempt per call; the call gateway retries)")
+"""The fix for a runtime option that used to retry inside the runtime (``retired``)."""
+
+
 class RuntimeOptions(BaseModel):
     """Base of a runtime type's ``options:``; unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    retired: ClassVar[Mapping[str, str]] = MappingProxyType({})
+    """Options this runtime no longer takes → the fix a recipe that sets one is given (an
+    option whose meaning moved elsewhere is an error, never silently ignored)."""
 
 
 class RuntimeType(Protocol):

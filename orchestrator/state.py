@@ -94,20 +94,31 @@ class Task:
 
 @dataclass(slots=True)
 class StageUsage:
+    """Tokens, calls and time of one stage: one round of it (``Ledger.meter``) or all its
+    rounds (``Ledger.stages``)."""
+
     prompt_tokens: int = 0
+    """Logical prompt tokens: each call's prompt once (an n-sample call's n samples share
+    one prompt), as an API that takes ``n`` bills it."""
     cached_tokens: int = 0
+    """Of ``prompt_tokens``, those the server reported as served from its prefix cache."""
     completion_tokens: int = 0
+    prefilled_tokens: int = 0
+    """Prompt tokens the engine computed: over every completion of every call, its prompt
+    tokens minus its cached ones (an n-sample call prefilled once counts once)."""
     calls: int = 0
+    """Calls answered, by a model or from a recording (``served_calls``)."""
+    served_calls: int = 0
+    """Of ``calls``, those served from a recording (replay, resume, the call cache)."""
     failed_calls: int = 0
+    """Attempts that failed (a retried call counts each failed attempt)."""
+    warnings: int = 0
+    """Degradations recorded as ``RunWarning``s (e.g. a reply that never parsed)."""
     wall_time: float = 0.0
 
     def add(self, other: StageUsage) -> None:
-        self.prompt_tokens += other.prompt_tokens
-        self.cached_tokens += other.cached_tokens
-        self.completion_tokens += other.completion_tokens
-        self.calls += other.calls
-        self.failed_calls += other.failed_calls
-        self.wall_time += other.wall_time
+        for name in _USAGE_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     @property
     def total_tokens(self) -> int:
@@ -118,42 +129,86 @@ class StageUsage:
         return self.cached_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "cached_tokens": self.cached_tokens,
-            "completion_tokens": self.completion_tokens,
-            "calls": self.calls,
-            "failed_calls": self.failed_calls,
-            "wall_time": round(self.wall_time, 6),
-            "cache_hit_ratio": round(self.cache_hit_ratio, 6),
-        }
+        data: dict[str, Any] = {name: getattr(self, name) for name in _USAGE_FIELDS}
+        data["wall_time"] = round(self.wall_time, 6)
+        data["cache_hit_ratio"] = round(self.cache_hit_ratio, 6)
+        return data
+
+
+_USAGE_FIELDS = ("prompt_tokens", "cached_tokens", "completion_tokens", "prefilled_tokens",
+                 "calls", "served_calls", "failed_calls", "warnings", "wall_time")
+
+
+@dataclass(frozen=True, slots=True)
+class RunWarning:
+    """Something that degraded a run without failing it: a reply that never parsed (and the
+    component went on without it), a fallback. Kept on the ledger, counted per stage, and
+    shown wherever the run is shown."""
+
+    kind: str
+    """What happened, e.g. ``parse_failure``."""
+    message: str
+    """One line for people: what was asked and why it failed."""
+    stage: str
+    component: str
+    round: int = 0
+    candidate: str | None = None
+    """The candidate it is about, if one."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "stage": self.stage,
+                "component": self.component, "round": self.round,
+                "candidate": self.candidate}
 
 
 @dataclass(slots=True)
 class Ledger:
-    """Token, call and time accounting per stage. Mutable: it is the run's meter, shared by
-    every state of one run."""
+    """Token, call and time accounting per stage and per repeat round, and the run's
+    warnings. Mutable: it is the run's meter, shared by every state of one run."""
 
-    stages: dict[str, StageUsage] = field(default_factory=dict)
+    rounds: dict[tuple[str, int], StageUsage] = field(default_factory=dict)
+    """One meter per stage execution: (stage path, round), round 0 outside a repeat block."""
+    warnings: list[RunWarning] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
 
-    def stage(self, name: str) -> StageUsage:
-        usage = self.stages.get(name)
+    def meter(self, stage: str, round_: int = 0) -> StageUsage:
+        """The usage of one execution of a stage, which the gateway and executor add to."""
+        usage = self.rounds.get((stage, round_))
         if usage is None:
-            usage = self.stages[name] = StageUsage()
+            usage = self.rounds[(stage, round_)] = StageUsage()
         return usage
+
+    @property
+    def stages(self) -> dict[str, StageUsage]:
+        """Each stage over all its rounds, in the order the stages first ran."""
+        out: dict[str, StageUsage] = {}
+        for (name, _), usage in self.rounds.items():
+            out.setdefault(name, StageUsage()).add(usage)
+        return out
+
+    def stage(self, name: str) -> StageUsage:
+        """One stage over all its rounds (a sum: adding to it changes nothing)."""
+        return self.stages.get(name) or StageUsage()
+
+    def warn(self, warning: RunWarning) -> None:
+        self.warnings.append(warning)
+        self.meter(warning.stage, warning.round).warnings += 1
 
     @property
     def total(self) -> StageUsage:
         total = StageUsage()
-        for usage in self.stages.values():
+        for usage in self.rounds.values():
             total.add(usage)
         return total
 
     def to_dict(self) -> dict[str, Any]:
+        """Per stage (all rounds), per repeat round, the total and the warnings."""
         return {
             "stages": {name: usage.to_dict() for name, usage in self.stages.items()},
+            "rounds": [{"stage": name, "round": round_, **usage.to_dict()}
+                       for (name, round_), usage in self.rounds.items() if round_],
             "total": self.total.to_dict(),
+            "warnings": [w.to_dict() for w in self.warnings],
         }
 
 

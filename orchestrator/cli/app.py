@@ -15,9 +15,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ttc.cli.command_options import with_pipeline_options
 from ttc.cli.inputs import read_tasks
 from ttc.cli.progress import ProgressDisplay
-from ttc.cli.render import components_table, print_result, print_versus
+from ttc.cli.render import (
+    components_table,
+    print_recipe_warnings,
+    print_result,
+    print_versus,
+)
 from ttc.errors import RecipeError, TTCError, UsageError
 from ttc.plugin_system import default_host
 from ttc.secrets import MaskingFilter, SecretMask, environment_secrets
@@ -54,7 +60,6 @@ def _global(
 RecipeArg = Annotated[Path, typer.Argument(help="A recipe YAML file.", show_default=False)]
 
 
-@app.command()
 def run(
     recipe: RecipeArg,
     input: Annotated[str | None, typer.Option("--input", "-i", help="The question.")] = None,
@@ -66,17 +71,13 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Override the recipe's seed.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
     concurrency: Annotated[int, typer.Option(help="Tasks run at once for --input-file.")] = 4,
-    record: Annotated[bool, typer.Option("--record/--no-record",
-                                         help="Record the run in the run store.")] = True,
-    db: Annotated[str | None, typer.Option("--db", help="Run store URL (default: "
-                                           "TTC_DATABASE_URL, else the user data folder).")
-                  ] = None,
     reference: Annotated[str | None, typer.Option(
         "--reference", help="The right answer to --input: the output says whether each "
         "answer is right.")] = None,
     baseline: Annotated[Path | None, typer.Option(
         "--baseline", help="Also run this recipe (e.g. recipes/greedy.yaml) on the same "
         "questions and seed, and show its answers beside.")] = None,
+    pipeline_kwargs: dict[str, Any] | None = None,
 ) -> None:
     """Run a recipe on one question or a file of them."""
     from ttc.pipeline import Pipeline
@@ -85,11 +86,14 @@ def run(
     if seed is not None:
         check_seed(seed, "--seed")
     tasks = read_tasks(input, input_file, reference)
-    # The storage plugin reads the choice (the core does not know it): True is the default
-    # store (TTC_DATABASE_URL, else the user data folder).
-    store = (db or True) if record else False
-    pipeline = Pipeline.from_yaml(recipe, store=store)
-    against = None if baseline is None else Pipeline.from_yaml(baseline, store=store)
+    # Plugins' options (the run store's --db, --no-record) configure the pipeline through
+    # keyword arguments the core passes on without knowing them.
+    options = pipeline_kwargs or {}
+    pipeline = Pipeline.from_yaml(recipe, **options)
+    against = None if baseline is None else Pipeline.from_yaml(baseline, **options)
+    for loaded in (pipeline, against):
+        if loaded is not None:
+            print_recipe_warnings(err, loaded.plan.warnings)
     host = pipeline.host
     display = None
     if not as_json and err.is_terminal:
@@ -158,6 +162,7 @@ def _result_json(result: Any, pipeline: Any) -> dict[str, Any]:
         out["correct"] = _correct(result, pipeline)
     out.update({
         "winner": data["winner"],
+        "warnings": data["warnings"],
         "candidates": data["candidates"],
         "ledger": data["ledger"],
         "seed": data["seed"],
@@ -174,13 +179,15 @@ def validate(recipes: Annotated[list[Path], typer.Argument(help="Recipe files.")
     problems = 0
     for path in recipes:
         try:
-            Pipeline.from_yaml(path)
+            pipeline = Pipeline.from_yaml(path)
         except RecipeError as exc:
             problems += len(exc.issues)
             for issue in exc.issues:
                 err.print(str(issue), markup=False, highlight=False)
         else:
-            out.print(f"{path}: ok")
+            print_recipe_warnings(err, pipeline.plan.warnings)
+            out.print(f"{path}: ok" + (f" ({len(pipeline.plan.warnings)} warning(s))"
+                                       if pipeline.plan.warnings else ""))
     if problems:
         err.print(f"{problems} problem(s) found")
         raise typer.Exit(2)
@@ -242,8 +249,14 @@ def reference() -> None:
     out.file.write(recipe_reference(default_host().registry))
 
 
-def _register_plugin_commands() -> None:
-    default_host().register_commands(app)  # one plugin that raises does not stop the others
+def _register_commands() -> None:
+    """``ttc run`` with the options plugins add to it, first in the help; then the plugins'
+    own commands (one plugin that raises does not stop the others)."""
+    host = default_host()
+    groups = [entry.obj for entry in host.registry.pipeline_options.values()]
+    app.command("run")(with_pipeline_options(run, groups))
+    app.registered_commands.insert(0, app.registered_commands.pop())
+    host.register_commands(app)
 
 
 def _masked(exc: BaseException) -> str:
@@ -255,7 +268,7 @@ def main() -> None:
     """Entry point: one clear line per error, exit code 2 for usage errors."""
     debug = "--debug" in sys.argv
     try:
-        _register_plugin_commands()
+        _register_commands()
         code = app(standalone_mode=False)  # click returns the code of a typer.Exit here
         if isinstance(code, int) and code:
             sys.exit(code)

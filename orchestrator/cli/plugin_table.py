@@ -8,7 +8,8 @@ from typing import Any
 from ttc.plugin_system import PluginHost
 
 TABLES = (("components", "component"), ("runtimes", "runtime"), ("tasks", "task"),
-          ("datasets", "dataset"), ("step_scorers", "step_scorer"))
+          ("datasets", "dataset"), ("step_scorers", "step_scorer"),
+          ("pipeline_options", "options"))
 """Registry tables → the prefix of their entries in ``provides``."""
 
 

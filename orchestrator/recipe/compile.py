@@ -17,6 +17,7 @@ from ttc.component import Component, Effect
 from ttc.errors import RecipeError, RecipeIssue
 from ttc.recipe.plan import (
     MAX_SEED,
+    SELECT_STAGE,
     Limits,
     ModelBinding,
     Plan,
@@ -88,6 +89,7 @@ class RecipeCompiler:
         self.registry = registry
         self.pos = positions
         self.issues: list[RecipeIssue] = []
+        self.warnings: list[RecipeIssue] = []
         self.models: dict[str, ModelBinding] = {}
         self.runtime_caps: dict[str, frozenset[Any]] = {}
         self._names: set[str] = set()
@@ -97,6 +99,9 @@ class RecipeCompiler:
 
     def fail(self, path: Path, message: str, fix: str) -> None:
         self.issues.append(self.pos.issue(path, message, fix))
+
+    def warn(self, path: Path, message: str, fix: str) -> None:
+        self.warnings.append(self.pos.issue(path, message, fix))
 
     def compile(self, data: Any, text: str) -> Plan:
         if not isinstance(data, dict):
@@ -149,6 +154,7 @@ class RecipeCompiler:
             source=self.pos.source,
             text=text,
             data=data,
+            warnings=tuple(self.warnings),
         )
 
     # --- models ---------------------------------------------------------------------------
@@ -198,6 +204,13 @@ class RecipeCompiler:
             raw_options = spec.get("options") or {}
             if not isinstance(raw_options, dict):
                 self.fail((*path, "options"), "'options' must be a mapping", "write  options: {}")
+                continue
+            retired = getattr(runtime_type.Options, "retired", {})
+            if any(key in retired for key in raw_options):
+                for key in raw_options:
+                    if key in retired:
+                        self.fail((*path, "options", key), f"runtime {runtime_name!r} no "
+                                  f"longer takes {key!r}", retired[key])
                 continue
             try:
                 options = validate_strictly(runtime_type.Options, raw_options)
@@ -300,6 +313,7 @@ class RecipeCompiler:
         if not steps:
             return None
         label = name or f"{number}-{steps[0].component.name}"
+        self._check_name(label, (*path, "name"))
         if label in self._names:
             self.fail(path, f"two stages are named {label!r}", "give each stage its own name")
         self._names.add(label)
@@ -311,6 +325,12 @@ class RecipeCompiler:
             self.fail(path, "a stage mixes components that make candidates with ones that "
                       "annotate them", "split it into two stages")
         return StagePlan(label, tuple(steps))
+
+    def _check_name(self, label: str, path: Path) -> None:
+        if label == SELECT_STAGE:
+            self.fail(path, f"a stage may not be named {SELECT_STAGE!r}: that is the name of "
+                      "the recipe's final selection in the ledger and the run store",
+                      f"rename it, e.g.  name: pre-{SELECT_STAGE}")
 
     def _repeat(self, stage: dict, path: Path, number: str) -> RepeatPlan | None:
         for key in stage:
@@ -348,6 +368,7 @@ class RecipeCompiler:
                               "write  until: {score: verifier, at_least: 0.9}")
         name = stage.get("name")
         label = name if isinstance(name, str) else f"{number}-repeat"
+        self._check_name(label, (*path, "name"))
         if "stages" not in block:
             self.fail(rpath, "a repeat block needs 'stages'", "add  stages: [- use: ...]")
             return None
@@ -396,6 +417,7 @@ class RecipeCompiler:
         return StepPlan(component, alias, index)
 
     def _instantiate(self, cls: type[Component], params: dict, path: Path) -> Component | None:
+        params = self._renamed(cls, params, path)
         for key in params:
             if key not in cls.Config.model_fields:
                 hint = did_you_mean(key, list(cls.Config.model_fields))
@@ -409,6 +431,26 @@ class RecipeCompiler:
         except pydantic.ValidationError as exc:
             self._pydantic_issues(exc, path, repr(cls.name), cls.Config)
             return None
+
+    def _renamed(self, cls: type[Component], params: dict, path: Path) -> dict:
+        """``params`` with old parameter names (``Config.renamed``) replaced by new ones,
+        each with a warning; both names at once is an error."""
+        renamed = cls.Config.renamed
+        if not any(key in renamed for key in params):
+            return params
+        out = {}
+        for key, value in params.items():
+            new = renamed.get(key)
+            if new is None:
+                out[key] = value
+            elif new in params:
+                self.fail((*path, key), f"{cls.name!r} has both {key!r} and {new!r} (the "
+                          f"new name of {key!r})", f"remove  {key}:")
+            else:
+                self.warn((*path, key), f"{cls.name!r}: {key!r} is now called {new!r}",
+                          f"write  {new}: {json.dumps(value)}")
+                out[new] = value
+        return out
 
     def _model_for(self, cls: type[Component], alias: Any, path: Path) -> str | None:
         if not cls.uses_model:

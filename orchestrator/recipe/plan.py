@@ -8,12 +8,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ttc.component import Component
-from ttc.errors import UsageError
+from ttc.errors import RecipeIssue, UsageError
 from ttc.task_format import TaskFormat
 
 MAX_SEED = 2**63 - 1
 """Seeds are stored as signed 64-bit integers (the run store's BIGINT): a larger one could
 not be recorded, so it is refused where it enters (recipe, ``--seed``, ``Pipeline.run``)."""
+
+
+SELECT_STAGE = "select"
+"""The stage name of the recipe's final selection (in the ledger, the store and hooks): no
+stage of a recipe may take it."""
 
 
 def check_seed(seed: object, where: str = "seed") -> int:
@@ -36,11 +41,14 @@ class Limits(BaseModel):
     concurrency: int = Field(default=16, ge=1, le=4096)
     """Model calls in flight at once (per pipeline)."""
     retries: int = Field(default=2, ge=0, le=20)
-    """Extra attempts for a call that fails in a way worth retrying."""
+    """Extra attempts for a model call that fails in a way worth retrying (a server error,
+    a rate limit, a timeout, a dropped connection; never a refused request). The one retry
+    setting: runtimes make one attempt each, the run's call gateway retries."""
     retry_backoff_s: float = Field(default=0.5, ge=0)
-    """First wait before a retry; it doubles each attempt, with jitter."""
+    """First wait before a retry; it doubles each attempt (at most 30 s), times a jitter
+    factor in [0.5, 1.5), and is never shorter than a server's Retry-After."""
     call_timeout_s: float = Field(default=600.0, gt=0)
-    """A call that takes longer fails (and is retried)."""
+    """A call attempt that takes longer fails (and is retried)."""
 
 
 class StopCondition(BaseModel):
@@ -103,3 +111,6 @@ class Plan:
     source: str = "<recipe>"
     text: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[RecipeIssue, ...] = ()
+    """What validation accepted but the author should change (e.g. a renamed parameter),
+    each with file:line and the fix; ``ttc validate`` and ``ttc run`` print them."""

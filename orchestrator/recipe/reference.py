@@ -27,6 +27,22 @@ def _fields(model: type[BaseModel]) -> list[str]:
     return lines if len(lines) > 2 else ["(no parameters)"]
 
 
+def _renamed(config: type[BaseModel]) -> list[str]:
+    renamed = getattr(config, "renamed", {})
+    if not renamed:
+        return []
+    pairs = ", ".join(f"`{old}` → `{new}`" for old, new in sorted(renamed.items()))
+    return ["", f"Renamed (the old name still validates, with a warning): {pairs}."]
+
+
+def _retired(options: type[BaseModel]) -> list[str]:
+    retired = getattr(options, "retired", {})
+    if not retired:
+        return []
+    return ["", "No longer taken (a recipe that sets one fails validation with the fix):", "",
+            *(f"- `{key}`: {fix}" for key, fix in sorted(retired.items()))]
+
+
 def _first_line(obj: Any) -> str:
     doc = (obj.__doc__ or "").strip()
     return doc.splitlines()[0] if doc else ""
@@ -50,7 +66,8 @@ def recipe_reference(registry: Registry) -> str:
         "| `limits` | budgets and call policy (below) |",
         "| `stages` | a list; each stage is a component, a list of components run "
         "concurrently, `{name, components}`, or a `repeat` block |",
-        "| `select` | the final selector |",
+        "| `select` | the final selector (its stage is named `select`: no stage may take "
+        "that name) |",
         "",
         "## limits",
         "",
@@ -78,12 +95,14 @@ def recipe_reference(registry: Registry) -> str:
             f"{'yes' if cls.uses_model else 'no'}; needs: {needs}; plugin: `{entry.plugin}`",
             "",
             *_fields(cls.Config),
+            *_renamed(cls.Config),
             "",
         ]
     out += ["## Runtimes", ""]
     for name, entry in sorted(registry.runtimes.items()):
         cls = entry.obj
-        out += [f"### `{name}`", "", _first_line(cls), "", *_fields(cls.Options), ""]
+        out += [f"### `{name}`", "", _first_line(cls), "", *_fields(cls.Options),
+                *_retired(cls.Options), ""]
     out += ["## Task formats", ""]
     for name, entry in sorted(registry.tasks.items()):
         cls = entry.obj

@@ -194,3 +194,64 @@ def test_recipe_file_errors(tmp_path):
     bad.write_bytes("name: caf\xe9\n".encode("latin-1"))
     with pytest.raises(RecipeError, match="not UTF-8"):
         Pipeline.from_yaml(bad)
+
+
+# --- reserved names, renamed and retired options ---------------------------------------------
+
+
+def test_a_stage_named_select_collides_with_the_final_selection():
+    issue = one(MODELS + "name: x\nstages:\n  - name: select\n    components: [{use: sample}]\n"
+                "select: {use: first}\n")
+    assert (issue.line, issue.path) == (5, "stages[0].name")
+    assert "may not be named 'select'" in issue.message and "name: pre-select" in issue.fix
+
+
+def test_a_stage_named_select_inside_a_repeat_is_refused_too():
+    issue = one(MODELS + "name: x\nstages:\n  - use: sample\n  - repeat:\n      stages:\n"
+                "        - name: select\n          components: [{use: sample}]\n")
+    assert issue.line == 8 and "may not be named 'select'" in issue.message
+
+
+def test_a_renamed_parameter_still_validates_with_a_warning_naming_the_new_one():
+    p = Pipeline.from_text(MODELS + "name: x\nstages:\n  - use: sample\n    n: 2\n"
+                           "  - use: critic\n    retries: 0\n", "r.yaml")
+    assert p.plan.stages[1].steps[0].component.config.parse_retries == 0
+    (warning,) = p.plan.warnings
+    assert (warning.source, warning.line, warning.path) == ("r.yaml", 8, "stages[1].retries")
+    assert "'retries' is now called 'parse_retries'" in warning.message
+    assert warning.fix == "write  parse_retries: 0"
+
+
+def test_a_parameter_under_its_old_and_new_name_is_an_error():
+    issue = one(MODELS + "name: x\nstages:\n  - use: sample\n  - use: ranker\n"
+                "    retries: 1\n    parse_retries: 2\n")
+    assert issue.line == 7 and "both 'retries' and 'parse_retries'" in issue.message
+
+
+def test_a_shipped_recipe_has_no_warnings():
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parents[2].joinpath("recipes").rglob("*.yaml")):
+        try:
+            plan = Pipeline.from_yaml(path).plan
+        except RecipeError:
+            continue  # recipes that need an extra or a server are validated elsewhere
+        assert not plan.warnings, (path, [str(w) for w in plan.warnings])
+
+
+@pytest.mark.parametrize(("runtime", "option"), [
+    ("sglang", "retries"), ("sglang", "retry_backoff_s"), ("openai", "max_retries"),
+    ("litellm", "max_retries"),
+])
+def test_a_runtime_retry_option_is_an_error_that_points_at_limits(runtime, option):
+    issue = one(f"models: {{m: {{runtime: {runtime}, model: x, options: {{{option}: 1}}}}}}\n"
+                "name: x\nstages:\n  - use: sample\n")
+    assert issue.path == f"models.m.options.{option}" and issue.line == 1
+    assert f"no longer takes {option!r}" in issue.message
+    assert "limits: {retries: N" in issue.fix
+
+
+def test_litellm_extra_arguments_cannot_bring_retries_back():
+    issue = one("models: {m: {runtime: litellm, model: x, options: {extra: {num_retries: 3}}}}\n"
+                "name: x\nstages:\n  - use: sample\n")
+    assert "num_retries" in issue.message and "limits: {retries: N" in issue.message

@@ -12,7 +12,9 @@ import threading
 from collections import deque
 from typing import Any
 
-FAULTS = ("http_500", "timeout", "drop", "malformed_json", "truncated", "http_400")
+FAULTS = ("http_500", "http_429", "timeout", "drop", "malformed_json", "truncated", "http_400")
+RETRY_AFTER_S = 1
+"""The ``Retry-After`` a ``http_429`` answer carries."""
 
 
 def canned_output(i: int) -> dict[str, Any]:
@@ -101,6 +103,9 @@ class FaultServer:
         text = json.dumps(good if isinstance(payload["text"], list) else good[0])
         if fault == "http_500":
             _respond(writer, 500, json.dumps({"error": {"message": "scheduler crashed"}}))
+        elif fault == "http_429":
+            _respond(writer, 429, json.dumps({"error": {"message": "slow down"}}),
+                     {"retry-after": str(RETRY_AFTER_S)})
         elif fault == "http_400":
             _respond(writer, 400, json.dumps({"error": {"message": "max_new_tokens too big"}}))
         elif fault == "timeout":
@@ -136,8 +141,11 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, bytes] 
     return method, path, body
 
 
-def _respond(writer: asyncio.StreamWriter, status: int, text: str) -> None:
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}
+def _respond(writer: asyncio.StreamWriter, status: int, text: str,
+             headers: dict[str, str] | None = None) -> None:
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+              500: "Internal Server Error"}
     data = text.encode()
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     writer.write(f"HTTP/1.1 {status} {reason[status]}\r\ncontent-type: application/json\r\n"
-                 f"content-length: {len(data)}\r\n\r\n".encode() + data)
+                 f"{extra}content-length: {len(data)}\r\n\r\n".encode() + data)

@@ -117,7 +117,6 @@ models:
     options:
       base_url: "http://svc:{url_pass}@127.0.0.1:{port}/v1"
       api_key: "{api_key}"
-      max_retries: 0
 limits: {{retries: 0}}
 stages:
   - use: sample

@@ -14,11 +14,13 @@ import os
 import warnings
 from collections.abc import Sequence
 from functools import cache
+from types import MappingProxyType
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from ttc.runtime import (
+    RETRIES_MOVED,
     Capability,
     Completion,
     GenerateRequest,
@@ -31,6 +33,7 @@ from ttc.runtime import (
 )
 
 from ..openai import chat_prompt
+from ..openai.runtime import shared_prompt
 from ..sglang.native_protocol import sample_seed
 from ..sglang.tokenizer_files import LocalTokenizer, local_folder
 from . import availability
@@ -41,6 +44,8 @@ CAPABILITIES = frozenset({Capability.SAMPLES, Capability.CANCEL})
 do not name, so components that need them are refused here (use the ``openai`` runtime for
 an OpenAI-compatible endpoint that returns them)."""
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+RETRY_ARGUMENTS = frozenset({"num_retries", "max_retries"})
+"""LiteLLM's own retry arguments: always 0 (the call gateway is the one retry layer)."""
 NO_KEY = "EMPTY"
 """The key sent to a server at ``api_base`` when the model has none."""
 
@@ -57,17 +62,25 @@ class LiteLLMOptions(RuntimeOptions):
     """The key itself; prefer ``api_key_env`` (keys in recipes end up in files)."""
     timeout_s: float = Field(600.0, gt=0)
     """Per request."""
-    max_retries: int = Field(2, ge=0, le=10)
-    """LiteLLM's own retries (rate limits, connection errors)."""
     mock_response: str | None = None
     """Answer every request with this text and call no provider (LiteLLM's mock): dry runs
     and tests."""
     extra: dict[str, str | int | float | bool] = Field(default_factory=dict)
     """Provider arguments passed to ``litellm.acompletion`` as they are (e.g.
-    ``aws_region_name`` for Bedrock)."""
+    ``aws_region_name`` for Bedrock); not retries (``limits.retries`` sets those)."""
     tokenizer: str | None = None
     """A local model folder, for token ids and ``tokenize`` (e.g. a fuser's
     ``length_control``); without one token ids are unknown (-1)."""
+
+    retired = MappingProxyType({"max_retries": RETRIES_MOVED})
+
+    @field_validator("extra")
+    @classmethod
+    def _no_retries(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        found = sorted(RETRY_ARGUMENTS & set(extra))
+        if found:
+            raise ValueError(f"extra may not set {', '.join(found)}: {RETRIES_MOVED}")
+        return extra
 
     @model_validator(mode="after")
     def _installed(self) -> LiteLLMOptions:
@@ -168,8 +181,8 @@ class LiteLLMRuntime:
         args: dict[str, Any] = {
             "model": self.model, "messages": chat_prompt.decode(request.prompt),
             "max_tokens": params.max_tokens, "temperature": params.temperature,
-            "timeout": self.options.timeout_s, "num_retries": self.options.max_retries,
-            "drop_params": True, **self.options.extra,
+            "timeout": self.options.timeout_s, "drop_params": True, **self.options.extra,
+            "num_retries": 0, "max_retries": 0,  # one attempt: the run's call gateway retries
         }
         if params.top_p < 1.0:
             args["top_p"] = params.top_p
@@ -210,7 +223,7 @@ class LiteLLMRuntime:
         cached = int(getattr(details, "cached_tokens", 0) or 0) if details else 0
         choices = sorted(answer.choices, key=lambda c: c.index)
         out = []
-        for choice in choices:
+        for i, choice in enumerate(choices):
             entries = getattr(getattr(choice, "logprobs", None), "content", None) or []
             if entries:
                 ids = tuple(self._token_id(e.token) for e in entries)
@@ -226,7 +239,7 @@ class LiteLLMRuntime:
             out.append(Completion(
                 text=choice.message.content or "", token_ids=ids, logprobs=logprobs,
                 finish_reason=_finish(choice.finish_reason), prompt_tokens=prompt_tokens,
-                cached_tokens=cached, top_logprobs=top))
+                cached_tokens=shared_prompt(i, prompt_tokens, cached), top_logprobs=top))
         return out
 
     def _token_id(self, token: str) -> int:

@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
 from ttc.runtime import (
+    RETRIES_MOVED,
     Capability,
     Completion,
     GenerateRequest,
@@ -33,6 +35,7 @@ from ttc.runtime import (
 )
 
 from ..sglang.tokenizer_files import LocalTokenizer, local_folder
+from ..sglang.transport import retry_after_seconds
 from . import chat_prompt
 
 if TYPE_CHECKING:  # the client library takes ~0.5 s to import: only when a runtime is used
@@ -62,10 +65,11 @@ class OpenAIOptions(RuntimeOptions):
     tokenizer: str | None = None
     """A local model folder: the chat template for ``completions`` mode, and token ids."""
     timeout_s: float = Field(600.0, gt=0)
-    max_retries: int = Field(2, ge=0, le=10)
-    """The client's own retries (connection errors, 408/409/429/5xx, with backoff)."""
+    """Longest wait for one answer."""
     vocab_size: int | None = Field(None, ge=2)
     """The logits' width, for the self-certainty lower bound."""
+
+    retired = MappingProxyType({"max_retries": RETRIES_MOVED})
 
 
 class OpenAIRuntime:
@@ -120,7 +124,8 @@ class OpenAIRuntime:
         if client is None:
             client = self._clients[loop] = openai.AsyncOpenAI(
                 api_key=self._key or NO_KEY, base_url=self.base_url,
-                timeout=self.options.timeout_s, max_retries=self.options.max_retries)
+                timeout=self.options.timeout_s,
+                max_retries=0)  # one attempt: the run's call gateway retries
         return client
 
     # --- Runtime protocol ----------------------------------------------------------------
@@ -200,7 +205,7 @@ class OpenAIRuntime:
             messages=chat_prompt.decode(request.prompt), **args)
         prompt_tokens, cached = _usage(answer.usage)
         out = []
-        for choice in sorted(answer.choices, key=lambda c: c.index):
+        for i, choice in enumerate(sorted(answer.choices, key=lambda c: c.index)):
             entries = (choice.logprobs.content if choice.logprobs else None) or []
             top = None
             if request.top_logprobs:
@@ -211,8 +216,8 @@ class OpenAIRuntime:
                 token_ids=tuple(self._token_id(e.token) for e in entries),
                 logprobs=tuple(e.logprob for e in entries),
                 finish_reason=_finish(choice.finish_reason),
-                prompt_tokens=prompt_tokens, cached_tokens=cached, top_logprobs=top,
-                matched_stop=_matched(choice),
+                prompt_tokens=prompt_tokens, cached_tokens=shared_prompt(i, prompt_tokens, cached),
+                top_logprobs=top, matched_stop=_matched(choice),
             ))
         return _checked(out, request.n)
 
@@ -222,7 +227,7 @@ class OpenAIRuntime:
         answer = await self._client().completions.create(prompt=request.prompt, **args)
         prompt_tokens, cached = _usage(answer.usage)
         out = []
-        for choice in sorted(answer.choices, key=lambda c: c.index):
+        for i, choice in enumerate(sorted(answer.choices, key=lambda c: c.index)):
             lp = choice.logprobs
             tokens = list(lp.tokens or []) if lp else []
             values = list(lp.token_logprobs or []) if lp else []
@@ -237,8 +242,8 @@ class OpenAIRuntime:
                 token_ids=tuple(self._token_id(t) for t in tokens),
                 logprobs=tuple(float("-inf") if v is None else v for v in values),
                 finish_reason=_finish(choice.finish_reason),
-                prompt_tokens=prompt_tokens, cached_tokens=cached, top_logprobs=top,
-                matched_stop=_matched(choice),
+                prompt_tokens=prompt_tokens, cached_tokens=shared_prompt(i, prompt_tokens, cached),
+                top_logprobs=top, matched_stop=_matched(choice),
             ))
         return _checked(out, request.n)
 
@@ -273,6 +278,14 @@ def api_key(options: OpenAIOptions) -> str | None:
     return key
 
 
+def shared_prompt(index: int, prompt_tokens: int, cached: int) -> int:
+    """The cached prompt tokens of choice ``index`` of an n-choice answer whose usage counts
+    the prompt once: the first choice carries the request's cached count, the others share
+    its prefill (all cached), so a ledger summing what each choice computed counts the
+    prefill once, as the server did."""
+    return cached if index == 0 else prompt_tokens
+
+
 def _usage(usage: Any) -> tuple[int, int]:
     if usage is None:
         return 0, 0
@@ -305,6 +318,7 @@ def _checked(completions: list[Completion], n: int) -> list[Completion]:
 def _status_error(error: openai.APIStatusError) -> RuntimeCallError:
     status = error.status_code
     message = f"the endpoint answered {status}: {error.message}"
-    if status >= 500 or status in (408, 429):
-        return RuntimeCallError(message, retryable=True)
+    if status >= 500 or status in (408, 409, 429):  # what the client itself would retry
+        wait = retry_after_seconds(error.response.headers.get("retry-after"))
+        return RuntimeCallError(message, retryable=True, retry_after_s=wait)
     return RequestError(message)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import Field, SecretStr
 
 from ttc.runtime import (
+    RETRIES_MOVED,
     Capability,
     Completion,
     GenerateRequest,
@@ -31,7 +33,7 @@ from ttc.runtime import (
 
 from . import native_protocol as protocol
 from .tokenizer_files import LocalTokenizer, config_vocab_size, local_folder
-from .transport import JsonTransport, RetryPolicy
+from .transport import JsonTransport
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +61,6 @@ class SGLangOptions(RuntimeOptions):
     timeout_s: float = Field(600.0, gt=0)
     """Longest wait for one HTTP answer."""
     connect_timeout_s: float = Field(10.0, gt=0)
-    retries: int = Field(2, ge=0, le=10)
-    """Extra attempts inside the runtime for 5xx, connection errors, timeouts and broken
-    bodies (the run's ``limits.retries`` retries again on top)."""
-    retry_backoff_s: float = Field(0.25, ge=0)
     max_connections: int = Field(64, ge=1)
     one_text_per_request: bool | None = None
     """Send each text as its own request (concurrently) instead of one batch request.
@@ -73,6 +71,9 @@ class SGLangOptions(RuntimeOptions):
     vocab_size: int | None = Field(None, ge=2)
     """The logits' width, for the self-certainty lower bound; default: from the server's
     ``/model_info`` or the tokenizer folder's config.json."""
+
+    retired = MappingProxyType({
+        "retries": RETRIES_MOVED, "retry_backoff_s": RETRIES_MOVED})
 
 
 class SGLangRuntime:
@@ -117,7 +118,6 @@ class SGLangRuntime:
             options.url, timeout_s=options.timeout_s,
             connect_timeout_s=options.connect_timeout_s,
             max_connections=options.max_connections,
-            retry=RetryPolicy(retries=options.retries, backoff_s=options.retry_backoff_s),
             headers=headers,
         )
 

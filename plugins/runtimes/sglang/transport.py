@@ -1,15 +1,14 @@
-"""JSON over HTTP for the remote runtimes: pooled clients per event loop, bounded retries.
+"""JSON over HTTP for the remote runtimes: pooled clients per event loop, one attempt each.
 
 One ``httpx.AsyncClient`` is bound to the event loop that created it, and a runtime is used
 from several loops (``Pipeline.run`` drives its own background loop, tests and notebooks run
 their own), so each running loop gets its own pooled client.
 
-Every wait is bounded: connect and read timeouts per attempt, at most ``retries`` extra
-attempts, and a capped backoff with jitter between them. Failures worth retrying (5xx, 408,
-429, connection errors, timeouts, bodies that are not the JSON promised) surface as a
-retryable ``RuntimeCallError`` once the attempts are spent, so the call gateway may retry
-again and records each failure; 4xx answers are the request's fault and raise
-``RequestError`` at once.
+Every wait is bounded by connect and read timeouts. A request is sent once: failures worth
+retrying (5xx, 408, 429, connection errors, timeouts, bodies that are not the JSON promised)
+raise a retryable ``RuntimeCallError`` (with the server's ``Retry-After``, if any), which
+the run's call gateway retries under ``limits.retries`` and records attempt by attempt; 4xx
+answers are the request's fault and raise ``RequestError``.
 """
 
 from __future__ import annotations
@@ -33,7 +32,10 @@ RETRYABLE_STATUS = frozenset({408, 429})
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    retries: int = 2
+    """Deprecated: retries inside a transport stack under the call gateway's. Runtimes pass
+    none (one attempt); kept only for callers that still pass one."""
+
+    retries: int = 0
     """Extra attempts after the first for failures worth retrying."""
     backoff_s: float = 0.25
     """First wait; doubles each attempt, times a jitter factor in [0.5, 1.5)."""
@@ -50,7 +52,7 @@ class JsonTransport:
         timeout_s: float,
         connect_timeout_s: float,
         max_connections: int,
-        retry: RetryPolicy,
+        retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -58,7 +60,7 @@ class JsonTransport:
         self.limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
-        self.retry = retry
+        self.retry = retry or RetryPolicy()
         self._headers = dict(headers or {})
         self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
 
@@ -109,7 +111,9 @@ class JsonTransport:
         if status >= 400:
             message = _error_message(response)
             if status >= 500 or status in RETRYABLE_STATUS:
-                raise RuntimeCallError(f"{where} answered {status}: {message}", retryable=True)
+                raise RuntimeCallError(
+                    f"{where} answered {status}: {message}", retryable=True,
+                    retry_after_s=retry_after_seconds(response.headers.get("retry-after")))
             raise RequestError(f"{where} answered {status}: {message}")
         try:
             return response.json()
@@ -127,6 +131,29 @@ class JsonTransport:
         client = self._clients.pop(loop, None)
         if client is not None:
             await client.aclose()
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` header as seconds from now (it is seconds or an HTTP date); None
+    when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    from datetime import UTC, datetime
+
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _error_message(response: httpx.Response) -> str:
