@@ -18,7 +18,13 @@ from ttc.plugin_system import hookimpl
 from ttc.plugins.critics.critique import critique_key
 from ttc.plugins.critics.critique_parse import parse_json, parse_one, parse_sections
 from ttc.plugins.prompts import critic as prompts
-from ttc.plugins.structured.ask import Reply, ask, constrained, record_parse_failure
+from ttc.plugins.structured.ask import (
+    RETRIES_RENAMED,
+    Reply,
+    ask,
+    constrained,
+    record_parse_failure,
+)
 from ttc.state import State
 
 SAMPLE_SEPARATOR = "\n\n"
@@ -33,8 +39,10 @@ class CriticConfig(ComponentConfig):
     """Sampling temperature; 0 is greedy decoding."""
     max_tokens: int = Field(default=512, ge=1, le=32768)
     """Tokens per call (``list`` mode writes all critiques in one call)."""
-    retries: int = Field(default=2, ge=0, le=10)
-    """Extra calls when a reply cannot be parsed (Archon retries up to 10 times)."""
+    parse_retries: int = Field(default=2, ge=0, le=10)
+    """Re-asks when a reply cannot be parsed (Archon asks up to 10 times); a reply that
+    never parses is a run warning. Failed calls are retried by ``limits.retries``."""
+    renamed = RETRIES_RENAMED
     samples: int = Field(default=1, ge=1, le=16)
     """Archon's ``samples``: critiques sampled per candidate (independent calls, each with
     its own seed; use ``temperature`` > 0 or they repeat). A candidate's critiques are
@@ -109,7 +117,7 @@ class Critic(Component):
         reply = await ask(ctx, prompt, lambda r: _one(r, schema is not None),
                           key=("critic", cid, *suffix),
                           max_tokens=config.max_tokens, temperature=config.temperature,
-                          retries=config.retries, json_schema=schema)
+                          parse_retries=config.parse_retries, json_schema=schema)
         return reply
 
     async def _ask_list(self, ctx: ComponentContext, question: str,
@@ -134,7 +142,7 @@ class Critic(Component):
 
         reply = await ask(ctx, prompt, complete, key=("critic", "list", *suffix),
                           max_tokens=config.max_tokens, temperature=config.temperature,
-                          retries=config.retries)
+                          parse_retries=config.parse_retries)
         if reply.ok or best is None:
             return reply
         # keep what the best attempt did parse: a critique for some candidates beats none

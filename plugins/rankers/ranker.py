@@ -20,7 +20,7 @@ from ttc.plugin_system import hookimpl
 from ttc.plugins.critics.critique import critique_of
 from ttc.plugins.prompts import ranker as prompts
 from ttc.plugins.rankers.ranking_parse import parse_choice, parse_ranking
-from ttc.plugins.structured.ask import ask, record_parse_failure
+from ttc.plugins.structured.ask import RETRIES_RENAMED, ask, record_parse_failure
 from ttc.state import State
 
 SCORE = "ranker"
@@ -40,8 +40,10 @@ class RankerConfig(ComponentConfig):
     """Sampling temperature; 0 is greedy decoding."""
     max_tokens: int = Field(default=64, ge=1, le=4096)
     """The most tokens one call may generate."""
-    retries: int = Field(default=2, ge=0, le=10)
-    """Extra calls when a reply names no index (a partial ranking is repaired, not retried)."""
+    parse_retries: int = Field(default=2, ge=0, le=10)
+    """Re-asks when a reply names no index (a partial ranking is repaired, not re-asked); a
+    ranking that never parses keeps the pool order and is a run warning."""
+    renamed = RETRIES_RENAMED
 
 
 class Ranker(Component):
@@ -80,7 +82,7 @@ class Ranker(Component):
         prompt = await ctx.render([{"role": "user", "content": content}])
         reply = await ask(ctx, prompt, lambda r: parse_ranking(r, n), key=("ranker",),
                           max_tokens=config.max_tokens, temperature=config.temperature,
-                          retries=config.retries, regex=prompts.list_regex(n))
+                          parse_retries=config.parse_retries, regex=prompts.list_regex(n))
         if reply.value is None:
             return list(range(1, n + 1)), record_parse_failure(state, ctx, "ranking", reply)
         return reply.value, state
@@ -118,7 +120,7 @@ class Ranker(Component):
         prompt = await ctx.render([{"role": "user", "content": content}])
         return await ask(ctx, prompt, parse_choice, key=("pair", a.id, b.id),
                          max_tokens=min(config.max_tokens, 8), temperature=config.temperature,
-                         retries=config.retries, regex="A|B")
+                         parse_retries=config.parse_retries, regex="A|B")
 
 
 @hookimpl

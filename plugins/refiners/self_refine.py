@@ -21,7 +21,7 @@ from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
 from ttc.plugins.prompts import refine as prompts
 from ttc.plugins.refiners.lineage import ancestors
-from ttc.plugins.structured.ask import ask, constrained, record_parse_failure
+from ttc.plugins.structured.ask import RETRIES_RENAMED, ask, constrained, record_parse_failure
 from ttc.runtime import GenerateRequest, SamplingParams
 from ttc.state import State
 
@@ -60,8 +60,10 @@ class SelfRefineConfig(ComponentConfig):
     """Tokens of a revision."""
     feedback_max_tokens: int = Field(default=128, ge=1, le=32768)
     """The most tokens one feedback call may generate."""
-    retries: int = Field(default=1, ge=0, le=10)
-    """Extra feedback calls when the reply is empty."""
+    parse_retries: int = Field(default=1, ge=0, le=10)
+    """Re-asks for feedback when the reply is empty; feedback that never parses is a run
+    warning."""
+    renamed = RETRIES_RENAMED
 
 
 class SelfRefine(Component):
@@ -94,7 +96,7 @@ class SelfRefine(Component):
                 question, current.text)}])
             reply = await ask(ctx, prompt, parse_feedback, key=("feedback", root, t),
                               max_tokens=config.feedback_max_tokens, temperature=0.0,
-                              retries=config.retries,
+                              parse_retries=config.parse_retries,
                               json_schema=FEEDBACK_SCHEMA if constrained(ctx) else None)
             if reply.value is None:
                 failures.append(reply)

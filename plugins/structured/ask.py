@@ -1,9 +1,11 @@
 """Ask the model for a reply of a known shape, without ever crashing on a malformed one.
 
 Where the runtime has ``Capability.CONSTRAINED`` the reply is decoded under the given regex
-or JSON schema, so one call suffices. Elsewhere the reply is parsed tolerantly and the call
-is retried a bounded number of times; a reply that never parses comes back with ``value``
-None and an ``error``, which the component records (``record_parse_failure``) instead of
+or JSON schema, so one call suffices. Elsewhere the reply is parsed tolerantly and the model
+is asked again up to ``parse_retries`` times (a re-ask is a new call with a new seed, not a
+retry of a failed call: those are the gateway's ``limits.retries``). A reply that never
+parses comes back with ``value`` None and an ``error``, which the component records
+(``record_parse_failure``: a run warning and a ``parse_failures/…`` artifact) instead of
 raising.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from ttc.context import ComponentContext
@@ -20,7 +23,14 @@ from ttc.state import State
 T = TypeVar("T")
 
 RETRY_TEMPERATURE = 0.7
-"""Retries of a greedy call sample instead: repeating a greedy call repeats its reply."""
+"""Re-asks of a greedy call sample instead: repeating a greedy call repeats its reply."""
+
+RETRIES_RENAMED = MappingProxyType({"retries": "parse_retries"})
+"""``Config.renamed`` of components that re-ask: their ``retries`` was renamed
+``parse_retries`` (retries of failed calls are the run's ``limits.retries``)."""
+
+PARSE_FAILURE = "parse_failure"
+"""The ``RunWarning.kind`` of a reply that never parsed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +61,7 @@ async def ask(
     key: tuple[Any, ...],
     max_tokens: int,
     temperature: float = 0.0,
-    retries: int = 2,
+    parse_retries: int = 2,
     regex: str | None = None,
     json_schema: str | None = None,
     stop: tuple[str, ...] = (),
@@ -61,7 +71,7 @@ async def ask(
     ``key`` names the call for seeds (stable across runs); attempt k uses seed key + (k,).
     """
     use_constraint = constrained(ctx) and (regex is not None or json_schema is not None)
-    attempts = 1 if use_constraint else retries + 1
+    attempts = 1 if use_constraint else parse_retries + 1
     text = ""
     for attempt in range(attempts):
         temp = temperature if attempt == 0 or temperature > 0 else RETRY_TEMPERATURE
@@ -92,8 +102,11 @@ def parse_failure_key(ctx: ComponentContext) -> str:
 
 def record_parse_failure(state: State, ctx: ComponentContext, what: str, reply: Reply[Any],
                          candidate_id: str | None = None) -> State:
-    """Add one failure (what was asked, the last reply, the reason) to the component's
-    ``parse_failures/…`` artifact."""
+    """Record one failure: a run warning (counted in the ledger, shown by ``ttc run``,
+    ``ttc runs show`` and exports) and an entry (what was asked, the last reply, the reason)
+    in the component's ``parse_failures/…`` artifact."""
+    ctx.warn(PARSE_FAILURE, f"{what}: {reply.error or 'no parsable reply'}",
+             candidate=candidate_id)
     name = parse_failure_key(ctx)
     entry = {"component": ctx.component, "what": what, "candidate": candidate_id,
              "reply": reply.text, "attempts": reply.attempts, "error": reply.error}

@@ -20,7 +20,7 @@ from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
 from ttc.plugins.critics.critique import critique_of
 from ttc.plugins.prompts import verifier as prompts
-from ttc.plugins.structured.ask import Reply, ask, record_parse_failure
+from ttc.plugins.structured.ask import RETRIES_RENAMED, Reply, ask, record_parse_failure
 from ttc.runtime import GenerateRequest, SamplingParams
 from ttc.state import State
 
@@ -54,8 +54,9 @@ class VerifierConfig(ComponentConfig):
     """Tokens for the reasoning call."""
     use_critiques: bool = False
     """Show each candidate's critique to the verdict call."""
-    retries: int = Field(default=2, ge=0, le=10)
-    """Extra verdict calls when the verdict cannot be read."""
+    parse_retries: int = Field(default=2, ge=0, le=10)
+    """Re-asks when the verdict cannot be read; a verdict never read is a run warning."""
+    renamed = RETRIES_RENAMED
     samples: int = Field(default=1, ge=1, le=16)
     """Archon's ``samples``: (reasoning, verdict) pairs sampled per candidate, each with its
     own seed (use ``temperature`` > 0 or they repeat). The ``verifier`` score is the share
@@ -122,7 +123,7 @@ class Verifier(Component):
             question, candidate.text, reasoning.text, critique)}])
         return await ask(ctx, verdict_prompt, parse_verdict,
                          key=("verdict", candidate.id, *suffix), max_tokens=8,
-                         temperature=config.temperature, retries=config.retries,
+                         temperature=config.temperature, parse_retries=config.parse_retries,
                          regex=prompts.VERDICT_REGEX)
 
 

@@ -17,7 +17,7 @@ from ttc.component import Component, ComponentConfig, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
 from ttc.plugins.prompts import unit_tests as prompts
-from ttc.plugins.structured.ask import Reply, ask, record_parse_failure
+from ttc.plugins.structured.ask import RETRIES_RENAMED, Reply, ask, record_parse_failure
 from ttc.state import State
 
 ARTIFACT = "unit_tests"
@@ -49,8 +49,10 @@ class UnitTestGeneratorConfig(ComponentConfig):
     """Sampling temperature; 0 is greedy decoding."""
     max_tokens: int = Field(default=256, ge=1, le=32768)
     """The most tokens one call may generate."""
-    retries: int = Field(default=2, ge=0, le=10)
-    """Extra calls when a reply cannot be parsed (each is recorded)."""
+    parse_retries: int = Field(default=2, ge=0, le=10)
+    """Re-asks when a reply cannot be parsed (each is recorded; a reply that never parses
+    is a run warning)."""
+    renamed = RETRIES_RENAMED
     samples: int = Field(default=1, ge=1, le=1)
     """Archon's ``samples``."""
 
@@ -69,7 +71,7 @@ class UnitTestGenerator(Component):
             state.task.question, config.unit_test_cap)}])
         reply = await ask(ctx, prompt, lambda r: parse_tests(r, config.unit_test_cap),
                           key=("unit_tests",), max_tokens=config.max_tokens,
-                          temperature=config.temperature, retries=config.retries)
+                          temperature=config.temperature, parse_retries=config.parse_retries)
         if reply.value is None:
             state = record_parse_failure(state, ctx, "unit tests", reply)
         return state.with_artifact(ARTIFACT, tuple(reply.value or ()))
@@ -82,8 +84,10 @@ class UnitTestEvaluatorConfig(ComponentConfig):
     """Check candidates in pool order and stop once this many pass every test; keep those."""
     temperature: float = Field(default=0.0, ge=0.0, le=5.0)
     """Sampling temperature; 0 is greedy decoding."""
-    retries: int = Field(default=1, ge=0, le=10)
-    """Extra calls when a reply cannot be parsed (each is recorded)."""
+    parse_retries: int = Field(default=1, ge=0, le=10)
+    """Re-asks when a reply cannot be parsed (each is recorded; a reply that never parses
+    is a run warning)."""
+    renamed = RETRIES_RENAMED
     samples: int = Field(default=1, ge=1, le=1)
     """Archon's ``samples``."""
     remove_unit_tests_from_prompt: bool = True
@@ -134,7 +138,7 @@ class UnitTestEvaluator(Component):
                 question, candidate.text, test)}])
             return await ask(ctx, prompt, parse_passed, key=("unit_test", candidate.id, k),
                              max_tokens=8, temperature=config.temperature,
-                             retries=config.retries, regex=prompts.VERDICT_REGEX)
+                             parse_retries=config.parse_retries, regex=prompts.VERDICT_REGEX)
 
         replies = await asyncio.gather(*(judge(k, t) for k, t in enumerate(tests)))
         for reply in replies:

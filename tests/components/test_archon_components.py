@@ -61,7 +61,7 @@ def test_ranker_keeps_exactly_top_k_as_a_prefix_of_the_ranking(top_k):
 
 def test_an_unreadable_ranking_keeps_pool_order_and_is_recorded():
     result, log = run_scripted([{"use": "generator", "samples": 3},
-                                {"use": "ranker", "top_k": 2, "retries": 1}],
+                                {"use": "ranker", "top_k": 2, "parse_retries": 1}],
                                rules=[(RANK, ["I cannot decide"])], responses=["a", "b", "c"])
     assert result.status == "succeeded"
     assert [c.text for c in result.pool] == ["a", "b"]
@@ -128,7 +128,7 @@ def test_with_use_critiques_false_no_critique_text_is_sent():
 
 def test_a_critic_reply_missing_candidates_attaches_what_it_has_and_records_failure():
     result, log = run_scripted([{"use": "generator", "samples": 3},
-                                {"use": "critic", "retries": 1}],
+                                {"use": "critic", "parse_retries": 1}],
                                rules=[(CRITIC, ["[2] Strengths: only two"])],
                                responses=["a", "b", "c"])
     assert result.status == "succeeded"
@@ -199,7 +199,7 @@ def test_verifier_first_k_stops_calling_after_k_passes():
 
 def test_an_unreadable_verdict_is_retried_then_counted_as_a_fail():
     result, log = run_scripted([{"use": "generator", "samples": 1},
-                                {"use": "verifier", "retries": 2}],
+                                {"use": "verifier", "parse_retries": 2}],
                                rules=[(VERDICT, ["maybe"])], responses=["a"])
     assert result.status == "succeeded" and log.count("verifier") == 1 + 3
 

@@ -87,7 +87,7 @@ CRITIQUES_JSON = json.dumps({"critiques": [
 
 
 def test_a_list_critic_sends_a_json_schema_and_needs_one_call():
-    result, log = run([{"use": "generator", "samples": 3}, {"use": "critic", "retries": 5}],
+    result, log = run([{"use": "generator", "samples": 3}, {"use": "critic", "parse_retries": 5}],
                       rules=[(CRITIC, [CRITIQUES_JSON])], responses=["a", "b", "c"])
     (request,) = requests(log, "critic")
     assert request.regex is None and request.json_schema is not None
@@ -100,7 +100,7 @@ def test_a_list_critic_sends_a_json_schema_and_needs_one_call():
 def test_an_each_critic_sends_one_schema_call_per_candidate():
     one = json.dumps({"critiques": [{"strengths": "fine", "weaknesses": "none"}]})
     result, log = run([{"use": "generator", "samples": 2},
-                       {"use": "critic", "mode": "each", "retries": 5}],
+                       {"use": "critic", "mode": "each", "parse_retries": 5}],
                       rules=[(CRITIC, [one])], responses=["a", "b"])
     sent = requests(log, "critic")
     assert len(sent) == 2 and all(r.json_schema and r.regex is None for r in sent)
@@ -110,7 +110,7 @@ def test_an_each_critic_sends_one_schema_call_per_candidate():
 
 def test_a_listwise_ranker_sends_the_ranking_regex_and_needs_one_call():
     result, log = run([{"use": "generator", "samples": 3},
-                       {"use": "ranker", "top_k": 2, "retries": 5}],
+                       {"use": "ranker", "top_k": 2, "parse_retries": 5}],
                       rules=[(RANK, ["[3] > [1] > [2]"])], responses=["a", "b", "c"])
     (request,) = requests(log, "ranker")
     assert request.regex == ranker_prompts.list_regex(3) and request.json_schema is None
@@ -119,7 +119,7 @@ def test_a_listwise_ranker_sends_the_ranking_regex_and_needs_one_call():
 
 def test_a_pairwise_ranker_sends_a_or_b():
     result, log = run([{"use": "generator", "samples": 3},
-                       {"use": "ranker", "top_k": 3, "mode": "pairwise", "retries": 5}],
+                       {"use": "ranker", "top_k": 3, "mode": "pairwise", "parse_retries": 5}],
                       rules=[(PAIR, ["B"])], responses=["a", "b", "c"])
     sent = requests(log, "ranker")
     assert len(sent) == 3 and {r.regex for r in sent} == {"A|B"}
@@ -127,20 +127,21 @@ def test_a_pairwise_ranker_sends_a_or_b():
 
 
 def test_verifier_verdicts_are_constrained_and_the_reasoning_is_not():
-    result, log = run([{"use": "generator", "samples": 2}, {"use": "verifier", "retries": 5}],
+    result, log = run([{"use": "generator", "samples": 2}, {"use": "verifier", "parse_retries": 5}],
                       rules=[(f"{VERDICT} only.\n\nQuery: What is 6*7?\n\nResponse: b",
                               ["[Correct]"]), (VERDICT, ["[Incorrect]"]),
                              ("Think step by step", ["reasons"])],
                       responses=["a", "b"])
     sent = requests(log, "verifier")
-    assert len(sent) == 4  # reasoning + verdict per candidate, no retries
+    assert len(sent) == 4  # reasoning + verdict per candidate, no re-asks
     assert sorted(str(r.regex) for r in sent) == ["None", "None", VERDICT_REGEX, VERDICT_REGEX]
     assert [c.text for c in result.pool] == ["b"]
 
 
 def test_unit_test_verdicts_are_constrained():
     stages = [{"use": "unit_test_generator", "unit_test_cap": 2},
-              {"use": "generator", "samples": 2}, {"use": "unit_test_evaluator", "retries": 5}]
+              {"use": "generator", "samples": 2},
+              {"use": "unit_test_evaluator", "parse_retries": 5}]
     rules = [("Write 2 unit tests", ["1. test one\n2. test two"]), (UT_EVAL, ["[Passed]"])]
     result, log = run(stages, rules=rules, responses=["a", "b"])
     sent = requests(log, "unit_test_evaluator")

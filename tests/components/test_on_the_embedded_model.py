@@ -25,21 +25,21 @@ def run(stages, select=None, task=None):
 
 def test_generator_ensemble_critic_ranker_fuser():
     result = run([[GEN, {**GEN, "samples": 1, "temperature": 0.0}],
-                  {"use": "critic", "mode": "each", "max_tokens": 12, "retries": 0},
+                  {"use": "critic", "mode": "each", "max_tokens": 12, "parse_retries": 0},
                   {"use": "ranker", "top_k": 2, "use_critiques": True, "max_tokens": 12,
-                   "retries": 0},
+                   "parse_retries": 0},
                   {"use": "fuser", "max_tokens": 12, "length_control": True}])
     (fused,) = result.pool
     assert len(fused.parents) == 2 and fused.tokens.count <= 12
 
 
 def test_pairwise_ranker():
-    result = run([GEN, {"use": "ranker", "top_k": 1, "mode": "pairwise", "retries": 0}])
+    result = run([GEN, {"use": "ranker", "top_k": 1, "mode": "pairwise", "parse_retries": 0}])
     assert len(result.pool) == 1
 
 
 def test_verifier_and_yes_no_and_self_eval():
-    result = run([GEN, {"use": "verifier", "max_tokens": 12, "retries": 0},
+    result = run([GEN, {"use": "verifier", "max_tokens": 12, "parse_retries": 0},
                   [{"use": "yes_no_verifier"}, {"use": "self_eval"}]])
     for candidate in result.pool:
         assert 0.0 <= candidate.scores["yes_no"] <= 1.0
@@ -48,7 +48,7 @@ def test_verifier_and_yes_no_and_self_eval():
 
 def test_unit_tests():
     result = run([{"use": "unit_test_generator", "unit_test_cap": 2, "max_tokens": 24,
-                   "retries": 0}, GEN, {"use": "unit_test_evaluator", "retries": 0}])
+                   "parse_retries": 0}, GEN, {"use": "unit_test_evaluator", "parse_retries": 0}])
     assert result.pool
 
 
@@ -72,9 +72,9 @@ def test_iad_and_sequential_refine():
 def test_sampled_critiques_and_verdicts_and_the_subset_fuser():
     result = run([{**GEN, "max_tokens": 8},
                   {"use": "critic", "mode": "each", "samples": 2, "temperature": 0.7,
-                   "max_tokens": 6, "retries": 0},
+                   "max_tokens": 6, "parse_retries": 0},
                   {"use": "verifier", "samples": 2, "temperature": 0.7, "max_tokens": 4,
-                   "retries": 0},
+                   "parse_retries": 0},
                   {"use": "fuser", "subset_k": 1, "max_tokens": 8}])
     (fused,) = result.pool
     assert len(fused.parents) == 1

@@ -59,7 +59,7 @@ def test_list_critic_samples_are_joined_per_candidate_in_sample_order():
         seed(1): "[1] Strengths: a1",  # misses candidate 2: attached for 1, recorded
         seed(2): "[2] Strengths: b2\n[1] Strengths: a2",
     })
-    config = CriticConfig(samples=3, temperature=0.7, retries=0)
+    config = CriticConfig(samples=3, temperature=0.7, parse_retries=0)
     out = asyncio.run(Critic(config).run(_state(task, 2), ctx))
     assert [c.feedback["critique"] for c in out.pool] == [
         "Strengths: a0\n\nStrengths: a1\n\nStrengths: a2",
@@ -74,18 +74,23 @@ def test_each_critic_samples_call_once_per_candidate_and_sample():
     seed = lambda cid, s: ctx.seed("critic", cid, *sample_suffix(s), 0)  # noqa: E731
     answer_by_seed(ctx, {seed(cid, s): f"Strengths: {cid}/{s}"
                          for cid in ("c0", "c1") for s in (0, 1) if (cid, s) != ("c1", 0)})
-    config = CriticConfig(mode="each", samples=2, temperature=0.7, retries=0)
+    config = CriticConfig(mode="each", samples=2, temperature=0.7, parse_retries=0)
     out = asyncio.run(Critic(config).run(_state(task, 2), ctx))
     assert [c.feedback["critique"] for c in out.pool] == [
         "Strengths: c0/0\n\nStrengths: c0/1", "Strengths: c1/1"]
     assert len(log.calls) == 4
     assert [(f["candidate"], f["what"]) for f in _failures(out)] == [("c1", "critique")]
+    # the failure is a run warning too, counted for the stage it happened in
+    ledger = ctx.run_ctx.ledger
+    assert [(w.kind, w.candidate, w.component) for w in ledger.warnings] == [
+        ("parse_failure", "c1", "test")]
+    assert ledger.meter("s").warnings == 1
 
 
 def test_one_critic_sample_uses_the_seeds_it_always_used():
     ctx, _, task = component_context()
     answer_by_seed(ctx, {ctx.seed("critic", "list", 0): "[1] Strengths: same"})
-    out = asyncio.run(Critic(CriticConfig(retries=0)).run(_state(task, 1), ctx))
+    out = asyncio.run(Critic(CriticConfig(parse_retries=0)).run(_state(task, 1), ctx))
     assert out.pool[0].feedback["critique"] == "Strengths: same"
 
 
@@ -103,7 +108,7 @@ def test_verifier_samples_pass_on_a_strict_majority_of_readable_verdicts():
         "c1": ["[Correct]", "[Incorrect]", "no idea"],     # 1/2 readable: a tie fails
         "c2": ["[Incorrect]"] * 3,                         # 0
     }))
-    config = VerifierConfig(samples=3, temperature=0.7, retries=0)
+    config = VerifierConfig(samples=3, temperature=0.7, parse_retries=0)
     out = asyncio.run(Verifier(config).run(_state(task, 3), ctx))
     assert [c.id for c in out.pool] == ["c0"]
     scores = {cid: ctx.run_ctx.candidates[cid].scores["verifier"] for cid in ("c0", "c1", "c2")}
@@ -111,13 +116,15 @@ def test_verifier_samples_pass_on_a_strict_majority_of_readable_verdicts():
     assert len(log.calls) == 3 * 3 * 2  # reasoning + verdict per candidate and sample
     assert [(f["candidate"], f["what"]) for f in _failures(out)] == [
         ("c1", "verdict (sample 2)")]
+    assert [(w.candidate, w.message.split(":")[0]) for w in ctx.run_ctx.ledger.warnings] == [
+        ("c1", "verdict (sample 2)")]
 
 
 def test_verifier_samples_with_first_k_stop_after_k_majority_passes():
     ctx, log, task = component_context()
     answer_by_seed(ctx, _verdicts(ctx, {"c0": ["[Incorrect]", "[Correct]"],  # tie: fails
                                         "c1": ["[Correct]", "[Correct]"]}))
-    config = VerifierConfig(samples=2, temperature=0.7, retries=0, first_k=1)
+    config = VerifierConfig(samples=2, temperature=0.7, parse_retries=0, first_k=1)
     out = asyncio.run(Verifier(config).run(_state(task, 4), ctx))
     assert [c.id for c in out.pool] == ["c1"]
     assert len(log.calls) == 2 * 2 * 2  # c0 and c1 checked; nothing after the first pass
@@ -128,7 +135,7 @@ def test_verifier_samples_with_no_majority_anywhere_pass_everything_on():
     answer_by_seed(ctx, _verdicts(ctx, {"c0": ["[Correct]", "[Incorrect]"],
                                         "c1": ["[Incorrect]", "[Incorrect]"]}))
     state = _state(task, 2)
-    out = asyncio.run(Verifier(VerifierConfig(samples=2, retries=0)).run(state, ctx))
+    out = asyncio.run(Verifier(VerifierConfig(samples=2, parse_retries=0)).run(state, ctx))
     assert out.pool == state.pool
 
 
