@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -85,6 +86,24 @@ def register(cli: typer.Typer) -> None:
             table.add_row(r.id, r.recipe_name, r.status, _when(r.started_at), str(r.calls),
                           str(r.completion_tokens), (r.answer or "")[:40])
         out.print(table)
+
+    @runs.command("path")
+    def path(db: DbOption = None, as_json: JsonOption = False) -> None:
+        """Where the run store is: its URL (password hidden), the file for SQLite, and which
+        setting chose it (--db, TTC_DATABASE_URL or the default)."""
+        from ttc.storage.location import locate
+
+        found = locate(db)
+        if as_json:
+            out.file.write(json.dumps(found.to_dict()) + "\n")
+            return
+        lines = [f"url: {found.url}"]
+        if found.file is not None:
+            lines.append(f"file: {found.file}"
+                         + ("" if found.exists else "  (not created yet: the first recorded "
+                            "run makes it)"))
+        lines.append(f"chosen by: {found.chosen_by}")
+        out.file.write("\n".join(lines) + "\n")
 
     @runs.command("show")
     def show(run: RunArg, db: DbOption = None) -> None:
@@ -173,37 +192,62 @@ def _report(report: Any, as_json: bool, label: str) -> None:
 
 
 def run_tree(run: Any) -> Tree:
-    """A rich tree of one recorded run (``RunStore.get_run``)."""
+    """A rich tree of one recorded run (``RunStore.get_run``): each stage execution (each
+    round of a repeat block) with its own pool, calls, tokens and time; the warnings; and
+    where the calls came from."""
+    from ttc.storage.run_view import call_counts, run_warnings, stage_executions
+
+    warnings = run_warnings(run)
     style = {"succeeded": "green", "budget_exhausted": "yellow", "running": "cyan"}.get(
         run.status, "red")
-    tree = Tree(f"[bold]run {run.id}[/]  {run.recipe_name}  [{style}]{run.status}[/]  "
-                f"seed {run.seed}  started {_when(run.started_at)}"
-                + (f"  (replay of {run.replay_of})" if run.replay_of else ""))
-    tree.add(f"[bold]answer:[/] {run.answer}" + (f"   [red]{run.error}[/]" if run.error else ""))
-    by_stage: dict[str, list[Any]] = {}
-    for candidate in run.candidates:
-        by_stage.setdefault(candidate.stage, []).append(candidate)
+    tree = Tree(f"[bold]run {run.id}[/]  {escape(run.recipe_name)}  [{style}]{run.status}[/]"
+                + (f" [yellow]with {len(warnings)} warning(s)[/]" if warnings else "")
+                + f"  seed {run.seed}  started {_when(run.started_at)}"
+                + (f"  (replay of {run.replay_of})" if run.replay_of else "")
+                + (f"  (resumed {run.resumes}×)" if run.resumes else ""))
+    tree.add(f"[bold]answer:[/] {escape(str(run.answer))}"
+             + (f"   [red]{escape(run.error)}[/]" if run.error else ""))
     stages = tree.add("[bold]stages[/]")
-    for stage in run.stages:
-        usage = stage.usage or {}
+    for execution in stage_executions(run):
+        stage, usage = execution.row, execution.usage
+        warned = f", [yellow]{usage['warnings']} warning(s)[/]" if usage["warnings"] else ""
         node = stages.add(
-            f"{stage.name}" + (f" round {stage.round}" if stage.round else "")
+            f"{escape(stage.name)}" + (f" round {stage.round}" if stage.round else "")
             + f"  [{'green' if stage.status == 'succeeded' else 'red'}]{stage.status}[/]  "
-            f"{', '.join(stage.components)}  {usage.get('calls', 0)} calls, "
-            f"{usage.get('completion_tokens', 0)} tokens, {stage.wall_time:.2f}s")
-        for candidate in by_stage.get(stage.name, []):
+            f"{escape(', '.join(stage.components))}  {_calls(usage)}, "
+            f"{usage['prompt_tokens']} prompt tokens ({usage['prefilled_tokens']} prefilled), "
+            f"{usage['completion_tokens']} completion tokens, {stage.wall_time:.2f}s{warned}")
+        for candidate in execution.pool:
             mark = "★ " if candidate.id == run.winner_id else ""
             scores = " ".join(f"{k}={v:.3g}" for k, v in (candidate.scores or {}).items())
             parents = f" ← {', '.join(candidate.parents)}" if candidate.parents else ""
             text = " ".join(candidate.text.split())
-            node.add(f"{mark}{candidate.id}  answer={candidate.answer!r}  {scores}{parents}  "
-                     f"[dim]{text[:60]}[/]")
+            node.add(f"{mark}{candidate.id}  answer={escape(repr(candidate.answer))}  "
+                     f"{scores}{parents}  [dim]{escape(text[:60])}[/]")
+    if warnings:
+        listed = tree.add(f"[bold yellow]warnings ({len(warnings)})[/]")
+        for w in warnings:
+            where = w.get("stage", "") + (f" round {w['round']}" if w.get("round") else "")
+            about = f" [{w['candidate']}]" if w.get("candidate") else ""
+            listed.add(escape(f"{w.get('kind')} {where} {w.get('component', '')}{about}: "
+                              f"{w.get('message', '')}"))
+    counts = call_counts(run)
     ledger = tree.add(
-        f"[bold]ledger:[/] {run.calls} calls ({run.failed_calls} failed), "
-        f"{run.prompt_tokens} prompt tokens ({run.cached_tokens} cached), "
-        f"{run.completion_tokens} completion tokens"
+        f"[bold]ledger:[/] {counts.calls} calls ({counts.served} served from the recording, "
+        f"{counts.made} made; {counts.failed_attempts} failed attempt(s)), "
+        f"{run.prompt_tokens} prompt tokens ({run.cached_tokens} cached"
+        + _prefilled(run) + f"), {run.completion_tokens} completion tokens"
         + (f", {run.wall_time:.2f}s" if run.wall_time else ""))
-    served = sum(1 for c in run.model_calls if c.replayed)
-    ledger.add(f"{len(run.model_calls)} model call(s) recorded, {served} served from a "
-               "recording")
+    ledger.add(f"{counts.stored_attempts} call attempt(s) stored for this run")
     return tree
+
+
+def _calls(usage: dict[str, Any]) -> str:
+    served = f", {usage['served_calls']} served" if usage["served_calls"] else ""
+    failed = f", {usage['failed_calls']} failed" if usage["failed_calls"] else ""
+    return f"{usage['calls']} calls{served}{failed}"
+
+
+def _prefilled(run: Any) -> str:
+    total = (run.ledger or {}).get("total") or {}
+    return f", {total['prefilled_tokens']} prefilled" if "prefilled_tokens" in total else ""

@@ -1,11 +1,13 @@
-"""The default storage plugin: records every run that asks to be recorded, and adds the
-``ttc runs``, ``ttc replay``, ``ttc resume``, ``ttc eval`` commands.
+"""The default storage plugin: records every run that asks to be recorded, adds ``--db``
+and ``--record/--no-record`` to ``ttc run`` (as ``PipelineOptions``), and adds the
+``ttc runs``, ``ttc replay`` and ``ttc resume`` commands.
 
 A run says where it is recorded through ``Pipeline(store=...)`` (``RunInfo.store``): a URL, a
-``RunStore``, True for the default store, False for none. With no choice (None) the
-environment decides: ``TTC_DATABASE_URL`` set, or ``TTC_RECORD=1``, records into the
-configured store; ``TTC_RECORD=0`` turns that off. Replay and resume claim their run with
-their own ``Recorder`` (``claim``), so no run is recorded twice.
+``RunStore``, True for the default store, False for none; ``ttc run``'s options become that
+argument (``store_option``). With no choice (None) the environment decides:
+``TTC_DATABASE_URL`` set, or ``TTC_RECORD=1``, records into the configured store;
+``TTC_RECORD=0`` turns that off. Replay and resume claim their run with their own
+``Recorder`` (``claim``), so no run is recorded twice.
 
 A recording that fails (the store cannot be opened or written) fails the run
 (``RecordingFailed``): a run is never reported "succeeded" with nothing stored.
@@ -21,6 +23,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ttc.errors import RecordingFailed
+from ttc.pipeline_options import PipelineOption, PipelineOptions
 from ttc.plugin_system import hookimpl
 
 if TYPE_CHECKING:
@@ -164,6 +167,28 @@ def ttc_recorded_response(run: RunInfo, fingerprint: str, kind: str) -> Any | No
         if recorder is None or not recorder.cache:
             return None
     return recorder.ttc_recorded_response(run=run, fingerprint=fingerprint, kind=kind)
+
+
+def store_option(record: bool, db: str | None) -> dict[str, Any]:
+    """``ttc run``'s ``--record/--no-record`` and ``--db`` as ``Pipeline(store=...)``: the
+    command records by default, into ``--db`` or else the default store."""
+    return {"store": (db or True) if record else False}
+
+
+RUN_OPTIONS = PipelineOptions(
+    options=(
+        PipelineOption("record", ("--record/--no-record",), "Record the run in the run store.",
+                       default=True, type=bool),
+        PipelineOption("db", ("--db",), "Run store URL (default: TTC_DATABASE_URL, else the "
+                       "SQLite file in the user data folder; see `ttc runs path`)."),
+    ),
+    configure=store_option,
+)
+
+
+@hookimpl
+def ttc_register_pipeline_options(register: Any) -> None:
+    register(RUN_OPTIONS)
 
 
 @hookimpl

@@ -30,6 +30,7 @@ from ttc.result import RunResult
 from ttc.storage.errors import StoreError
 from ttc.storage.models import CandidateRow, ModelCallRow, RunRow, StageRow
 from ttc.storage.redact import Redactor
+from ttc.storage.run_view import ROUND_SCOPE
 from ttc.storage.store import RunStore, response_from_json, utcnow
 
 logger = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ class Recorder:
             row.status = stage.status
             row.error = None if stage.error is None else red.text(stage.error)
             row.wall_time = stage.wall_time
-            row.usage = stage.usage.to_dict()
+            row.usage = {**stage.usage.to_dict(), "scope": ROUND_SCOPE}  # this round's only
             row.pool = [c.id for c in stage.pool]
             row.selection = None if stage.selection is None else red.data(
                 to_jsonable(stage.selection))
@@ -179,7 +180,7 @@ class Recorder:
             row.completion_tokens = total.completion_tokens
             row.calls = total.calls
             row.failed_calls = total.failed_calls
-            row.ledger = result.ledger.to_dict()
+            row.ledger = red.data(result.ledger.to_dict())  # warnings quote model replies
             row.selection = None if result.selection is None else red.data(
                 to_jsonable(result.selection))
 

@@ -312,10 +312,16 @@ class RunStore:
 
     def export_run(self, run_id: str) -> dict[str, Any]:
         """Everything recorded about a run, as JSON-ready data."""
+        from ttc.storage.run_view import call_counts, run_warnings
+
         run = self.get_run(run_id)
+        counts = call_counts(run)
         return {
             "format": "ttc-run/1",
             "run": _columns(run),
+            "warnings": run_warnings(run),
+            "calls": {"calls": counts.calls, "served": counts.served, "made": counts.made,
+                      "failed_attempts": counts.failed_attempts},
             "stages": [_columns(s) for s in run.stages],
             "candidates": [_columns(c) for c in run.candidates],
             "model_calls": [_columns(c) for c in run.model_calls],

@@ -13,6 +13,7 @@ from ttc.runtime import Completion, GenerateRequest
 from ttc.state import Task
 from ttc.storage import Recorder, ReplayMiss, RunStore
 from ttc.storage.replay import replay, resume
+from ttc.storage.run_view import call_counts
 
 
 def snapshot(result) -> dict:
@@ -140,6 +141,21 @@ def test_resume_makes_only_the_calls_not_recorded(store: RunStore, host: PluginH
         [c.fingerprint for c in reference.model_calls]
     assert snapshot(report.result) == snapshot(original)
     assert resumed.answer == reference.answer
+    # the stored run says where its calls came from: 2 served from the first session
+    counts = call_counts(resumed)
+    assert (counts.calls, counts.served, counts.made) == (total, 2, total - 2)
+    assert resumed.ledger["total"]["served_calls"] == 2
+    assert f"{total} calls (2 served from the recording, {total - 2} made" in _text(resumed)
+
+
+def _text(run) -> str:
+    from rich.console import Console
+
+    from ttc.storage.cli import run_tree
+
+    console = Console(width=300, record=True)
+    console.print(run_tree(run))
+    return console.export_text()
 
 
 def test_resume_refuses_a_finished_run(store: RunStore, host: PluginHost) -> None:
