@@ -103,10 +103,7 @@ class RunTracer:
             "ttc.status": result.status, "ttc.answer": result.answer or "",
             "ttc.winner": result.winner.id if result.winner else "",
             "ttc.stages": list(result.stages), "ttc.candidates": len(result.candidates),
-            "ttc.calls": total.calls, "ttc.failed_calls": total.failed_calls,
-            "gen_ai.usage.input_tokens": total.prompt_tokens,
-            "gen_ai.usage.output_tokens": total.completion_tokens,
-            "ttc.usage.cached_tokens": total.cached_tokens,
+            **_usage(total),
             **({f"ttc.winner.score.{k}": float(v) for k, v in result.winner.scores.items()}
                if result.winner else {})})
         if result.status == "failed":
@@ -179,8 +176,10 @@ def _call_attributes(call: ModelCall) -> dict[str, Any]:
 def _usage(usage: Any) -> dict[str, Any]:
     return {"gen_ai.usage.input_tokens": usage.prompt_tokens,
             "gen_ai.usage.output_tokens": usage.completion_tokens,
-            "ttc.usage.cached_tokens": usage.cached_tokens, "ttc.calls": usage.calls,
-            "ttc.failed_calls": usage.failed_calls}
+            "ttc.usage.cached_tokens": usage.cached_tokens,
+            "ttc.usage.prefilled_tokens": usage.prefilled_tokens, "ttc.calls": usage.calls,
+            "ttc.served_calls": usage.served_calls, "ttc.failed_calls": usage.failed_calls,
+            "ttc.warnings": usage.warnings}
 
 
 def _scores(pool: Iterable[Candidate]) -> dict[str, list[float]]:
