@@ -140,9 +140,9 @@ def ttc_run_started(run: RunInfo) -> None:
 @hookspec
 def ttc_stage_finished(run: RunInfo, stage: StageReport) -> None:
     """A stage (or the final selection, ``stage.name == "select"``) finished, succeeded or
-    not (``stage.status``); ``stage.pool`` is its output pool, ``stage.usage`` its tokens and
-    calls. Fired after every ``ttc_model_called`` of that stage. A stage inside a ``repeat``
-    block is reported once per round (``stage.round``)."""
+    not (``stage.status``); ``stage.pool`` is its output pool, ``stage.usage`` its tokens,
+    calls and warnings. Fired after every ``ttc_model_called`` of that stage. A stage inside a
+    ``repeat`` block is reported once per round (``stage.round``), with that round's usage."""
 
 
 @hookspec
