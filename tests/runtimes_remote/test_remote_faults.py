@@ -12,6 +12,7 @@ import pytest
 from fault_server import FAULTS, RETRY_AFTER_S, FaultServer
 from recipe_helpers import CallCollector, host_with
 
+from ttc.background_loop import run_sync
 from ttc.pipeline import Pipeline
 from ttc.plugins.runtimes.local.model_files import prepare_model_folder
 from ttc.plugins.runtimes.sglang import SGLangOptions, SGLangRuntime
@@ -80,13 +81,21 @@ select: {{use: first}}
 """
 
 
+def run_and_close(recipe: str, collector: CallCollector):
+    """Run the recipe, then close the runtime's connections on the loop that opened them."""
+    pipeline = Pipeline.from_text(recipe, host=host_with(collector))
+    try:
+        return pipeline.run("What is 6*7?")
+    finally:
+        run_sync(pipeline.runtime("m").aclose())
+
+
 @pytest.mark.parametrize("fault", ["http_500", "http_429", "drop", "truncated", "timeout"])
 def test_a_fault_is_retried_by_the_gateway_and_every_attempt_recorded(fault: str) -> None:
     with FaultServer([fault], hang_s=5) as server:
         collector = CallCollector()
         started = time.monotonic()
-        result = Pipeline.from_text(fault_recipe(server, retries=2),
-                                    host=host_with(collector)).run("What is 6*7?")
+        result = run_and_close(fault_recipe(server, retries=2), collector)
         elapsed = time.monotonic() - started
     assert result.status == "succeeded" and result.answer is not None
     assert [(c.attempt, c.error is None) for c in collector.calls] == [(1, False), (2, True)]
@@ -101,8 +110,7 @@ def test_persistent_fault_is_a_recorded_failure_of_the_run(fault: str) -> None:
     with FaultServer(always=fault, hang_s=5) as server:
         collector = CallCollector()
         started = time.monotonic()
-        result = Pipeline.from_text(fault_recipe(server, retries=1),
-                                    host=host_with(collector)).run("What is 6*7?")
+        result = run_and_close(fault_recipe(server, retries=1), collector)
         elapsed = time.monotonic() - started
     assert result.status == "failed"
     assert [c.attempt for c in collector.calls] == [1, 2]  # the run's retry, both recorded
