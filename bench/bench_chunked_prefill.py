@@ -1,6 +1,7 @@
 """Chunked prefill: the normal path before and after, and a small request next to a long one.
 
-    python bench/bench_chunked_prefill.py --base 8421947 --threads 1
+    python bench/bench_chunked_prefill.py --base b3915dc --threads 1
+    python bench/bench_chunked_prefill.py --sweep --threads 1    # prefill speed by chunk size
 
 Compares the local engine at a git revision (``--base``, exported with ``git archive``) with
 the working tree. Every measurement runs in a fresh process; base and current alternate
@@ -23,10 +24,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "Write a short story about a robot who learns to paint."
-LONG_WORDS = 3000
+LONG_WORDS = 1500
 
 
-def measure(threads: int) -> dict[str, float]:
+def measure(threads: int, quick: bool = False) -> dict[str, float]:
     """The worker: every number for the engine this process imports."""
     from ttc.plugins.runtimes.local import LocalRuntime
     from ttc.runtime import GenerateRequest, SamplingParams
@@ -58,9 +59,11 @@ def measure(threads: int) -> dict[str, float]:
             "Critique the answer.")}]) for i in range(8)]
         await runtime.flush_cache()
         out["8 critics s"] = await timed(asyncio.gather(*(generate(c, 1, 16) for c in critics)))
+        out["small alone s"] = await timed(generate(prompt + "Hi", 1, 8, 0.0))
+        if quick:
+            return out
         await runtime.flush_cache()
         out["long prefill s"] = await timed(generate(long_prompt, 1, 1))
-        out["small alone s"] = await timed(generate(prompt + "Hi", 1, 8, 0.0))
         await runtime.flush_cache()
         long_task = asyncio.ensure_future(generate(long_prompt + " again", 1, 1))
         await asyncio.sleep(0.3)  # the long prefill is under way
@@ -69,6 +72,37 @@ def measure(threads: int) -> dict[str, float]:
         return out
 
     return asyncio.run(main())
+
+
+SWEEP = (64, 128, 256, 512, 1024, 2048)
+SWEEP_TOKENS = 2048
+
+
+def sweep(threads: int, rounds: int) -> dict[str, float]:
+    """Prompt tokens per second when a 2,048-token prompt is prefilled in chunks of each size
+    (the decoder alone, one process, sizes interleaved ``rounds`` times, best kept)."""
+    import torch
+
+    from ttc.plugins.runtimes.local.decoder import Decoder
+    from ttc.plugins.runtimes.local.engine import claim_cores
+    from ttc.plugins.runtimes.local.model_files import prepare_model_folder
+
+    claim_cores(threads)
+    decoder = Decoder.load(prepare_model_folder("").path)
+    ids = torch.randint(100, 40000, (1, SWEEP_TOKENS), generator=torch.Generator().manual_seed(0))
+    best = dict.fromkeys(SWEEP, 0.0)
+    with torch.inference_mode():
+        decoder.forward(ids[:, :64], decoder.new_batch(rows=1))  # warm-up
+        for _ in range(rounds):
+            for chunk in SWEEP:
+                kv = decoder.new_batch(rows=1)
+                kv.reserve(SWEEP_TOKENS)
+                start = time.perf_counter()
+                for offset in range(0, SWEEP_TOKENS, chunk):
+                    decoder.forward(ids[:, offset:offset + chunk], kv)
+                rate = SWEEP_TOKENS / (time.perf_counter() - start)
+                best[chunk] = max(best[chunk], rate)
+    return {str(chunk): rate for chunk, rate in best.items()}
 
 
 def export(revision: str, into: Path) -> Path:
@@ -80,8 +114,10 @@ def export(revision: str, into: Path) -> Path:
     return into / "plugins" / "runtimes"
 
 
-def worker(threads: int, engine_dir: Path | None) -> dict[str, float]:
+def worker(threads: int, engine_dir: Path | None, quick: bool) -> dict[str, float]:
     command = [sys.executable, __file__, "--worker", "--threads", str(threads)]
+    if quick:
+        command.append("--quick")
     if engine_dir is not None:
         command += ["--engine-dir", str(engine_dir)]
     output = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -93,7 +129,7 @@ def best(runs: list[dict[str, float]]) -> dict[str, float]:
             for key in runs[0]}
 
 
-def report(base: str, threads: int, rounds: int) -> None:
+def report(base: str, threads: int, rounds: int, quick: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -101,8 +137,8 @@ def report(base: str, threads: int, rounds: int) -> None:
         engine_dir = export(base, Path(folder))
         base_runs, current_runs = [], []
         for _ in range(rounds):
-            base_runs.append(worker(threads, engine_dir))
-            current_runs.append(worker(threads, None))
+            base_runs.append(worker(threads, engine_dir, quick))
+            current_runs.append(worker(threads, None, quick))
     before, after = best(base_runs), best(current_runs)
     table = Table(title=f"local engine at {base} vs working tree, {threads or 'all'} threads, "
                         f"best of {rounds} alternated runs")
@@ -111,7 +147,7 @@ def report(base: str, threads: int, rounds: int) -> None:
     for key in before:
         table.add_row(key, f"{before[key]:.3f}", f"{after[key]:.3f}",
                       f"×{after[key] / before[key]:.2f}")
-    for name, numbers in (("base", before), ("current", after)):
+    for name, numbers in (("base", before), ("current", after)) if not quick else ():
         ratio = numbers["small during long s"] / numbers["small alone s"]
         table.add_row(f"small during long / alone ({name})", "", "", f"×{ratio:.1f}")
     Console().print(table)
@@ -122,14 +158,21 @@ if __name__ == "__main__":
     parser.add_argument("--base", default="HEAD", help="git revision to compare with")
     parser.add_argument("--threads", type=int, default=0, help="engine threads (0: all)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sweep", action="store_true", help="prefill speed by chunk size")
+    parser.add_argument("--quick", action="store_true", help="the normal path only")
     parser.add_argument("--worker", action="store_true")
     parser.add_argument("--engine-dir", type=Path)
     arguments = parser.parse_args()
-    if arguments.worker:
+    if arguments.sweep:
+        rates = sweep(arguments.threads, arguments.rounds)
+        print("chunk tokens  prompt tok/s  (2,048-token prompt)")
+        for chunk, rate in rates.items():
+            print(f"{chunk:>12}  {rate:12.0f}")
+    elif arguments.worker:
         if arguments.engine_dir is not None:  # the base engine shadows the working tree's
             import ttc.plugins.runtimes as runtimes
 
             runtimes.__path__.insert(0, str(arguments.engine_dir))
-        print(json.dumps(measure(arguments.threads)))
+        print(json.dumps(measure(arguments.threads, arguments.quick)))
     else:
-        report(arguments.base, arguments.threads, arguments.rounds)
+        report(arguments.base, arguments.threads, arguments.rounds, arguments.quick)

@@ -89,6 +89,13 @@ class BatchKV:
         return [(k[row, :, start:end], v[row, :, start:end])
                 for k, v in zip(self.keys, self.values, strict=True)]
 
+    def token_major(self, row: int, start: int, end: int) -> torch.Tensor:
+        """One row's columns ``start:end`` as ``[tokens, layers, 2, heads, dim]`` (a copy):
+        the prefix cache's layout, where the token axis comes first so edges split by
+        slicing."""
+        stacked = torch.stack([torch.stack(pair) for pair in self.segment(row, start, end)])
+        return stacked.permute(3, 0, 1, 2, 4)
+
     def merge(self, other: BatchKV, copies: int) -> None:
         """Append ``copies`` rows that each repeat ``other``'s single row (shared prefill)."""
         length = max(self.length, other.length)

@@ -2,7 +2,7 @@
 
 One engine thread owns the model. Requests arrive in an inbox; each turn of the loop the
 engine prefills up to one chunk of prompt tokens (reusing cached prefixes; a long prompt
-takes several turns, see ``prefill.py``), lets the samples of finished prefills join the
+takes several turns, see ``prefill_queue.py``), lets the samples of finished prefills join the
 running batch (the n samples of a prompt share one prefill: its KV is copied, not
 recomputed), runs one forward step for every row, picks each row's token with its own
 generator, records exact statistics from the raw logits, and drops finished or cancelled
@@ -25,11 +25,12 @@ from typing import Any
 
 import torch
 
-from ttc.runtime import Completion, GenerateRequest, RuntimeCallError, ScoreResult
+from ttc.runtime import Completion, GenerateRequest, RuntimeCallError
 
 from .batch_kv import BatchKV
 from .decoder import Decoder
-from .prefill import PrefillTask, ScoreInput, ScoreStats
+from .prefill import PrefillTask, ScoreInput
+from .prefill_queue import PrefillQueue, ScoreJob, resolve
 from .prefix_cache import PrefixCache
 from .sampling import RowSampler, choose_tokens, sample_seed
 from .token_stats import chosen_logprobs, position_stats, top_logprobs
@@ -58,34 +59,6 @@ class _GenerateJob:
 
     def aborted(self) -> bool:
         return self.future.done()
-
-
-@dataclass(eq=False)
-class _ScoreJob:
-    """Score inputs prefilled one after another (they often share a prompt: the second
-    finds it in the prefix cache), each keeping only its statistics."""
-
-    inputs: Sequence[ScoreInput]
-    future: Future
-    results: list[ScoreResult] = field(default_factory=list)
-    stats: ScoreStats | None = None
-    task: PrefillTask | None = None
-
-    def __post_init__(self) -> None:
-        self._next_input()
-
-    def _next_input(self) -> None:
-        if len(self.results) < len(self.inputs):
-            item = self.inputs[len(self.results)]
-            self.stats, self.task = ScoreStats(item), item.task()
-        else:
-            self.stats = self.task = None
-
-    def aborted(self) -> bool:
-        return self.future.done()
-
-
-_PrefillJob = _GenerateJob | _ScoreJob
 
 
 @dataclass(eq=False)
@@ -119,23 +92,11 @@ class Engine:
         load errors are raised here."""
         self.tokenizer = tokenizer
         self.max_batch = max_batch
-        self.prefill_chunk = max(1, prefill_chunk)
-        """Most prompt tokens prefilled per turn of the loop (between two decode steps)."""
         self.prefix_cache = PrefixCache(prefix_cache_tokens)
         self.steps = 0
         """Decode steps run so far (for tests and the bench)."""
-        self.prefill_tokens = 0
-        """Prompt tokens actually computed (not served from the prefix cache)."""
-        self.prefill_chunks = 0
-        """Prefill forward passes run so far (a prompt takes one per chunk)."""
-        self.prefills_cancelled = 0
-        """Prefills dropped unfinished because their caller went away."""
+        self._prefill_chunk = prefill_chunk
         self._inbox: queue.Queue = queue.Queue()
-        self._prefilling: deque[_PrefillJob] = deque()
-        self._partial: _PrefillJob | None = None
-        """The request whose prompt is half prefilled (at most one at a time)."""
-        self._prefill_debt = 0.0
-        """Seconds of decode steps the running rows are owed for the last cut chunk."""
         self._waiting: deque[_GenerateJob] = deque()
         self._rows: list[_Row] = []
         self._extra_eos_ids = extra_eos_ids
@@ -153,7 +114,31 @@ class Engine:
     @property
     def pending_prefills(self) -> int:
         """Requests whose prompt is queued or partly prefilled."""
-        return len(self._prefilling)
+        return len(self._prefills)
+
+    @property
+    def prefill_chunk(self) -> int:
+        """Most prompt tokens prefilled per turn of the loop (between two decode steps)."""
+        return self._prefills.chunk
+
+    @prefill_chunk.setter
+    def prefill_chunk(self, tokens: int) -> None:
+        self._prefills.chunk = max(1, tokens)
+
+    @property
+    def prefill_tokens(self) -> int:
+        """Prompt tokens actually computed (not served from the prefix cache)."""
+        return self._prefills.tokens
+
+    @property
+    def prefill_chunks(self) -> int:
+        """Prefill forward passes run so far (a prompt takes one per chunk)."""
+        return self._prefills.chunks
+
+    @property
+    def prefills_cancelled(self) -> int:
+        """Prefills dropped unfinished because their caller went away."""
+        return self._prefills.cancelled
 
     # --- called from any thread ----------------------------------------------------------
 
@@ -163,7 +148,7 @@ class Engine:
         return job.future
 
     def submit_score(self, inputs: Sequence[ScoreInput]) -> Future:
-        job = _ScoreJob(tuple(inputs), Future())
+        job = ScoreJob(tuple(inputs), Future())
         self._inbox.put(job)
         return job.future
 
@@ -189,14 +174,16 @@ class Engine:
         self.decoder: Decoder = decoder
         self.eos_ids = decoder.config.eos_token_ids | self._extra_eos_ids
         self._batch = decoder.new_batch()
+        self._prefills = PrefillQueue(decoder, self.prefix_cache, self._prefill_chunk,
+                                      self._prefilled)
         ready.set_result(None)
         with torch.inference_mode():
             while True:
                 try:
-                    idle = not self._rows and not self._waiting and not self._prefilling
+                    idle = not self._rows and not self._waiting and not self._prefills
                     if not self._take_inbox(block=idle):
                         break
-                    self._prefill_some()
+                    self._prefills.turn(decoding=bool(self._rows or self._waiting))
                     self._admit_rows()
                     self._drop_rows(lambda row: row.job.aborted())
                     if self._rows:
@@ -216,150 +203,16 @@ class Engine:
             if item is _STOP:
                 self._fail_all(RuntimeCallError("the local engine was closed"))
                 return False
-            if isinstance(item, _GenerateJob | _ScoreJob):
-                if not item.aborted() and item.task is not None:
-                    self._prefilling.append(item)
-                elif isinstance(item, _ScoreJob):
-                    _resolve(item.future, [])
+            if isinstance(item, _GenerateJob | ScoreJob):
+                self._prefills.add(item)
             else:
                 self.prefix_cache.flush()
-                _resolve(item, None)
+                resolve(item, None)
 
-    # --- prefill, a chunk at a time ----------------------------------------------------------
-
-    def _prefill_some(self) -> None:
-        """Prefill up to one chunk of prompt tokens: whole prompts first, then a cut.
-
-        First every prompt that fits in what is left of the chunk is prefilled whole, in
-        queue order (a short prompt never waits behind a long one for more than the chunk
-        already in flight). Then one longer prompt gets a chunk (what is left, at least a
-        quarter chunk, so a stream of short prompts cannot starve it): the half-done one if
-        there is one (one partial KV at a time bounds the memory of queued long prompts),
-        else the oldest. While rows decode, or are about to, that chunk waits until they
-        have had as much time for decode steps as the previous chunk took: a long prompt
-        takes at most half of the engine from the others.
-        """
-        budget = self.prefill_chunk
-        for job in list(self._prefilling):
-            if job.aborted():
-                self._drop_prefill(job)
-            elif budget > 0:
-                before = budget
-                budget = self._prefill_job(job, budget)
-                self._requeue(job, progressed=budget < before)
-        if (self._rows or self._waiting) and self._prefill_debt > 0:
-            return
-        job = self._partial or next((j for j in self._prefilling if self._remaining(j) > (
-            self.prefill_chunk)), None)
-        if job is None:
-            return
-        started = time.perf_counter()
-        self._prefill_job(job, 0, cut=max(budget, self.prefill_chunk // 4))
-        self._prefill_debt = time.perf_counter() - started
-        self._requeue(job, progressed=True)
-
-    def _remaining(self, job: _PrefillJob) -> int:
-        """Positions left to compute in ``job``'s current prompt (after its cached prefix)."""
-        task = job.task
-        if task is None:
-            return 0
-        if task.started:
-            return task.remaining
-        return len(task.ids) - self.prefix_cache.match(task.ids[:task.logits_from]).length
-
-    def _requeue(self, job: _PrefillJob, *, progressed: bool) -> None:
-        """Drop a finished, failed or cancelled job; one that progressed goes to the back."""
-        if job.task is None or job.aborted():
-            self._drop_prefill(job)
-        elif progressed:
-            self._prefilling.remove(job)
-            self._prefilling.append(job)
-
-    def _drop_prefill(self, job: _PrefillJob) -> None:
-        """Out of the queue: finished, failed, or cancelled by its caller (counted)."""
-        self._prefilling.remove(job)
-        if self._partial is job:
-            self._partial = None
-        if job.task is not None and job.future.cancelled():
-            self.prefills_cancelled += 1
-
-    def _prefill_job(self, job: _PrefillJob, budget: int, cut: int = 0) -> int:
-        """Prefill ``job``'s prompts that fit in ``budget`` tokens, then ``cut`` tokens of the
-        next one; returns what is left of the budget. A failure fails only this job."""
-        try:
-            while (task := job.task) is not None:
-                remaining = self._remaining(job)
-                if remaining > budget and not cut:
-                    break
-                if not task.started:  # KV is allocated only for a prompt being computed
-                    self._start_prefill(task)
-                tokens = min(task.remaining, budget) if remaining <= budget else min(
-                    task.remaining, cut)
-                logits = self._prefill_chunk(task, tokens)
-                if remaining <= budget:
-                    budget -= tokens
-                else:
-                    cut = 0
-                if task.remaining:
-                    self._partial = job
-                elif self._partial is job:
-                    self._partial = None
-                if isinstance(job, _ScoreJob):
-                    self._score_chunk(job, task, logits, tokens)
-                elif task.remaining == 0:
-                    job.prefill, job.first_logits = task.kv, logits[0]
-                    job.cached_tokens, job.task = task.cached, None
-                    self._waiting.append(job)
-        except Exception as error:
-            logger.exception("local engine prefill failed")
-            _resolve(job.future, error=RuntimeCallError(f"local engine failed: {error}"))
-        return budget
-
-    def _start_prefill(self, task: PrefillTask) -> None:
-        """Take the longest cached prefix (never past ``logits_from``) into a KV sized for
-        the whole prompt, so later chunks never reallocate it."""
-        layers = len(self.decoder.layers)
-        match = self.prefix_cache.match(task.ids[:task.logits_from])
-        if match.length:
-            stacked = torch.cat(match.segments, dim=0)  # [tokens, layers, 2, heads, dim]
-            keys = [stacked[:, layer, 0].transpose(0, 1)[None] for layer in range(layers)]
-            values = [stacked[:, layer, 1].transpose(0, 1)[None] for layer in range(layers)]
-        else:
-            empty = torch.empty(1, self.decoder.kv_heads, 0, self.decoder.head_dim,
-                                dtype=self.decoder.dtype)
-            keys = values = [empty] * layers
-        task.kv = BatchKV.single(keys, values, extra=len(task.ids) - match.length)
-        task.done = task.cached = match.length
-
-    def _prefill_chunk(self, task: PrefillTask, tokens: int) -> torch.Tensor:
-        """Compute the next ``tokens`` positions; returns the logits of those at or after
-        ``logits_from`` (``[1, t, vocab]``, t possibly 0). The new KV enters the prefix
-        cache now, so a prompt started later reuses even a half-finished prefill."""
-        kv, start = task.kv, task.done
-        assert kv is not None
-        end = start + tokens
-        logits = self.decoder.forward(torch.tensor([task.ids[start:end]]), kv,
-                                      logits_from=min(max(task.logits_from - start, 0), tokens))
-        task.done = end
-        self.prefill_tokens += tokens
-        self.prefill_chunks += 1
-        if self.prefix_cache.max_tokens > 0:
-            ids = task.ids[:end]
-            known = self.prefix_cache.match(ids).length
-            if known < end:
-                self.prefix_cache.insert(ids, _token_major(kv, 0, known, end), offset=known)
-        return logits
-
-    def _score_chunk(self, job: _ScoreJob, task: PrefillTask, logits: torch.Tensor,
-                     tokens: int) -> None:
-        assert job.stats is not None
-        first = max(task.logits_from, task.done - tokens)
-        job.stats.add(logits[0], first, task.ids)
-        if task.remaining == 0:
-            job.results.append(job.stats.result(task.cached))
-            job._next_input()
-            if job.task is None:
-                _resolve(job.future, job.results)
+    def _prefilled(self, job: _GenerateJob, task: PrefillTask, logits: torch.Tensor) -> None:
+        """A prompt is prefilled: its samples may join the batch."""
+        job.prefill, job.first_logits, job.cached_tokens = task.kv, logits[0], task.cached
+        self._waiting.append(job)
 
     def _admit_rows(self) -> None:
         """Let waiting samples join the batch while there is room, oldest request first."""
@@ -375,7 +228,7 @@ class Engine:
                                                                                index)))
                         for index in range(job.admitted, job.admitted + count)]
             except Exception as error:  # this request's parameters: fail it, not the batch
-                _resolve(job.future, error=RuntimeCallError(f"local engine failed: {error}"))
+                resolve(job.future, error=RuntimeCallError(f"local engine failed: {error}"))
                 continue
             job.admitted += count
             job.unfinished += count
@@ -400,7 +253,7 @@ class Engine:
         self.steps += 1
         self._record(logits, self._rows)
         self._drop_rows(lambda row: row.finish_reason is not None)
-        self._prefill_debt = max(0.0, self._prefill_debt - (time.perf_counter() - started))
+        self._prefills.repay(time.perf_counter() - started)
 
     def _record(self, logits: torch.Tensor, rows: list[_Row]) -> None:
         """Choose each row's next token and append it with its statistics."""
@@ -473,7 +326,7 @@ class Engine:
         if known == len(ids):
             return
         end = self._batch.length  # a row's tokens are the last columns of the batch
-        kv = _token_major(self._batch, index, end - len(ids) + known, end)
+        kv = self._batch.token_major(index, end - len(ids) + known, end)
         self.prefix_cache.insert(ids, kv, offset=known)
 
     def _finish(self, row: _Row) -> None:
@@ -500,23 +353,16 @@ class Engine:
             matched_stop=row.matched_stop,
         )
         if job.unfinished == 0 and job.admitted == request.n:
-            _resolve(job.future, list(job.results))
+            resolve(job.future, list(job.results))
 
     def _fail_all(self, error: Exception) -> None:
-        jobs: dict[int, _PrefillJob] = {id(row.job): row.job for row in self._rows}
-        jobs.update({id(job): job for job in (*self._waiting, *self._prefilling)})
+        jobs = {id(row.job): row.job for row in self._rows}
+        jobs.update({id(job): job for job in self._waiting})
         for job in jobs.values():
-            _resolve(job.future, error=error)
-        self._rows, self._waiting, self._prefilling = [], deque(), deque()
-        self._partial = None
+            resolve(job.future, error=error)
+        self._prefills.fail_all(error)
+        self._rows, self._waiting = [], deque()
         self._batch = self.decoder.new_batch()
-
-
-def _token_major(kv: BatchKV, row: int, start: int, end: int) -> torch.Tensor:
-    """One row's KV columns ``start:end`` as ``[tokens, layers, 2, heads, dim]`` (a copy):
-    the prefix cache's layout, where the token axis comes first so edges split by slicing."""
-    stacked = torch.stack([torch.stack(pair) for pair in kv.segment(row, start, end)])
-    return stacked.permute(3, 0, 1, 2, 4)
 
 
 THREADS_ENV = "TTC_LOCAL_THREADS"
@@ -555,16 +401,3 @@ def default_threads() -> int:
         if count >= 1:
             return count
     return os.cpu_count() or 1
-
-
-def _resolve(future: Future, value: Any = None, *, error: Exception | None = None) -> None:
-    """Set a future's outcome unless its caller already cancelled it."""
-    if future.done():
-        return
-    try:
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
-    except Exception:  # cancelled concurrently: nobody is waiting
-        logger.debug("result for a cancelled request dropped")
