@@ -25,7 +25,8 @@ TASKS = [f"What is {a} + {b}? Answer with a number." for a, b in
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
     # One torch thread per worker: two workers share the machine's cores. Quick health
-    # checks let the router drop a dead worker fast; our runtime retries the meantime.
+    # checks let the router drop a dead worker fast; the recipe's limits.retries (the one
+    # retry layer) covers the meantime.
     with Cluster(workers=2, serve_args=["-o", "threads=1"], router_args=[
         "--health-check-interval-secs", "1", "--health-failure-threshold", "1",
     ]) as running:

@@ -122,7 +122,7 @@ def test_parse_failures_are_rederived_from_the_recording_without_model_calls(
         app, db_url: str) -> None:
     # the scripted critic answers "The answer is …", which is not a critique
     recipe = REPEAT_RECIPE.replace("        - {use: self_refine, max_tokens: 16}",
-                                   "        - {use: critic, mode: each, retries: 1}\n"
+                                   "        - {use: critic, mode: each, parse_retries: 1}\n"
                                    "        - {use: self_refine, max_tokens: 16}")
     run_id = record(db_url, recipe, "What is 2 + 2?")
     store = RunStore.open(db_url)

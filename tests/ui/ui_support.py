@@ -29,7 +29,7 @@ stages:
   - use: sample
     n: 3
     temperature: 0.8
-  - {{use: critic, mode: each, max_tokens: 32, retries: 0}}
+  - {{use: critic, mode: each, max_tokens: 32, parse_retries: 0}}
 select: {{use: majority}}
 """
 
