@@ -182,8 +182,8 @@ def check_prompt_chars(served: ServedRuntime, characters: int, param: str | None
 
 
 def check_token_ids(served: ServedRuntime, ids: Sequence[int], param: str) -> None:
-    """Token ids the runtime knows: within the vocabulary (or a sane range when its size is
-    unknown), and no more than the context for a prompt."""
+    """Token ids the runtime knows: within the vocabulary, or a sane range when its size is
+    unknown (a detokenizer drops unknown ids silently, or fails on one past 2⁶³)."""
     vocab = served.vocab_size
     upper = vocab if vocab is not None else 2**31
     bad = [t for t in ids if not 0 <= t < upper]
