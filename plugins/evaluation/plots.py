@@ -105,6 +105,19 @@ def _inline_available() -> bool:
     return True
 
 
+def _token_ticks(values: list[float]) -> list[float]:
+    """A few round numbers across the range (1, 2, 3, 5 × 10^k)."""
+    import math
+
+    low, high = min(values), max(values)
+    ticks = []
+    for exponent in range(math.floor(math.log10(max(low, 1))),
+                          math.ceil(math.log10(max(high, 1))) + 1):
+        ticks += [m * 10**exponent for m in (1, 2, 3, 5)]
+    inside = [t for t in ticks if low / 1.5 <= t <= high * 1.5]
+    return inside or [low, high]
+
+
 def _png(path: Path, rows: list[dict[str, Any]]) -> None:
     try:
         import matplotlib
@@ -135,10 +148,18 @@ def _png(path: Path, rows: list[dict[str, Any]]) -> None:
                       label=name)
             axis.fill_between(xs, [r["low"] for r in points], [r["high"] for r in points],
                               color=colour, alpha=0.12, linewidth=0)
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
     by_n.set_xscale("log", base=2)
+    by_n.xaxis.set_major_locator(FixedLocator(sorted({r["n"] for r in rows})))
+    by_n.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     by_n.set_xlabel("N (samples)")
     by_tokens.set_xscale("log")
-    by_tokens.set_xlabel("tokens per item")
+    plain = FuncFormatter(lambda v, _: f"{v:,.0f}")
+    by_tokens.xaxis.set_major_formatter(plain)
+    by_tokens.xaxis.set_minor_formatter(NullFormatter())
+    by_tokens.xaxis.set_major_locator(FixedLocator(_token_ticks([r["tokens"] for r in rows])))
+    by_tokens.set_xlabel("tokens per item (prompt + completion)")
     by_n.set_ylabel("accuracy")
     for axis in (by_n, by_tokens):
         axis.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
