@@ -22,13 +22,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
 from ttc.plugin_system import hookimpl
-from ttc.plugins.runtimes.sglang.transport import JsonTransport, RetryPolicy
+from ttc.plugins.runtimes.sglang.transport import JsonTransport
 from ttc.runtime import (
+    RETRIES_MOVED,
     Capability,
     Completion,
     GenerateRequest,
@@ -62,10 +64,10 @@ class PRMEndpointOptions(RuntimeOptions):
     """``sglang``: the reward is a logit; map it to (0, 1) with a sigmoid."""
     timeout_s: float = Field(60.0, gt=0)
     """Longest wait for one HTTP answer."""
-    retries: int = Field(2, ge=0, le=10)
-    """Extra attempts inside the runtime for 5xx, connection errors and timeouts."""
     api_key: SecretStr | None = None
     """Sent as a bearer token; never logged or stored."""
+
+    retired = MappingProxyType({"retries": RETRIES_MOVED})
 
 
 def prm_text(options: PRMEndpointOptions, question: str, steps: Sequence[str]) -> str:
@@ -104,7 +106,6 @@ class PRMEndpointRuntime:
         self.transport = JsonTransport(options.url, timeout_s=options.timeout_s,
                                        connect_timeout_s=min(options.timeout_s, 10.0),
                                        max_connections=16,
-                                       retry=RetryPolicy(retries=options.retries),
                                        headers=headers)
 
     @classmethod

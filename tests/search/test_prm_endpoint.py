@@ -90,7 +90,7 @@ def server() -> Iterator[RewardServer]:
 
 
 def runtime(server: RewardServer, **options) -> PRMEndpointRuntime:
-    return PRMEndpointRuntime("prm-7b", PRMEndpointOptions(url=server.url, retries=0,
+    return PRMEndpointRuntime("prm-7b", PRMEndpointOptions(url=server.url,
                                                            **options))
 
 

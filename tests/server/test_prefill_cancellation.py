@@ -64,7 +64,8 @@ def test_a_prompt_prefilled_in_chunks_equals_one_prefilled_whole(local_runtime,
         results[chunk] = generated, scored
     (whole, whole_score), (chunked, chunked_score) = results[4096], results[64]
     assert chunked.token_ids == whole.token_ids
-    assert max(abs(a - b) for a, b in zip(chunked.logprobs, whole.logprobs)) < 1e-4
+    assert max(abs(a - b) for a, b in zip(chunked.logprobs, whole.logprobs,
+                                          strict=True)) < 1e-4
     assert chunked_score.token_ids == whole_score.token_ids
     assert len(chunked_score.logprobs) > 400
     assert max(abs(a - b) for a, b in zip(chunked_score.logprobs, whole_score.logprobs,

@@ -16,9 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -28,18 +26,6 @@ from ttc.runtime import RequestError, RuntimeCallError
 logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 429})
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Deprecated: retries inside a transport stack under the call gateway's. Runtimes pass
-    none (one attempt); kept only for callers that still pass one."""
-
-    retries: int = 0
-    """Extra attempts after the first for failures worth retrying."""
-    backoff_s: float = 0.25
-    """First wait; doubles each attempt, times a jitter factor in [0.5, 1.5)."""
-    max_backoff_s: float = 4.0
 
 
 class JsonTransport:
@@ -52,7 +38,6 @@ class JsonTransport:
         timeout_s: float,
         connect_timeout_s: float,
         max_connections: int,
-        retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -60,7 +45,6 @@ class JsonTransport:
         self.limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
-        self.retry = retry or RetryPolicy()
         self._headers = dict(headers or {})
         self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
 
@@ -77,25 +61,10 @@ class JsonTransport:
         return client
 
     async def post(self, path: str, body: Any) -> Any:
-        return await self._request("POST", path, body)
+        return await self._once("POST", path, body)
 
     async def get(self, path: str) -> Any:
-        return await self._request("GET", path, None)
-
-    async def _request(self, method: str, path: str, body: Any) -> Any:
-        attempts = self.retry.retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                return await self._once(method, path, body)
-            except RuntimeCallError as error:
-                if not error.retryable or attempt == attempts:
-                    raise
-                wait = min(self.retry.backoff_s * 2 ** (attempt - 1), self.retry.max_backoff_s)
-                wait *= 0.5 + random.random()
-                logger.warning("%s %s failed (attempt %d/%d): %s; retrying in %.2fs",
-                               method, path, attempt, attempts, error, wait)
-                await asyncio.sleep(wait)
-        raise AssertionError("unreachable")
+        return await self._once("GET", path, None)
 
     async def _once(self, method: str, path: str, body: Any) -> Any:
         where = f"{method} {self.base_url}{path}"
