@@ -98,10 +98,11 @@ class FolderTokenizer:
         with self._lock:
             return self._backend.encode(text, add_special_tokens=False).ids
 
-    def decode(self, ids: Sequence[int]) -> str:
-        """Text of ``ids`` with special tokens kept."""
+    def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = False) -> str:
+        """Text of ``ids``, special tokens kept unless ``skip_special_tokens``."""
         with self._lock:
-            text = self._backend.decode([int(i) for i in ids], skip_special_tokens=False)
+            text = self._backend.decode([int(i) for i in ids],
+                                        skip_special_tokens=skip_special_tokens)
         return _clean_up_tokenization(text) if self._clean_up_spaces else text
 
     @property
@@ -206,9 +207,10 @@ class TransformersTokenizer:
         with self._lock:
             return list(self.tokenizer(text, add_special_tokens=False).input_ids)
 
-    def decode(self, ids: Sequence[int]) -> str:
+    def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = False) -> str:
         with self._lock:
-            return self.tokenizer.decode([int(i) for i in ids])
+            return self.tokenizer.decode([int(i) for i in ids],
+                                         skip_special_tokens=skip_special_tokens)
 
     def render(self, messages: list[dict[str, Any]], add_generation_prompt: bool = True, *,
                tools: list[dict[str, Any]] | None = None, **variables: Any) -> str:

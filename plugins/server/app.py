@@ -9,9 +9,7 @@ aborts the runtime call wherever it is (the Runtime protocol's cancellation cont
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,6 +21,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ttc.plugins.server import openai_protocol as openai
+from ttc.plugins.server import openai_stream, sglang_stream
 from ttc.plugins.server import sglang_protocol as sglang
 from ttc.plugins.server.errors import ApiError, error_response, from_runtime_error
 from ttc.plugins.server.generation import (
@@ -34,6 +33,7 @@ from ttc.plugins.server.generation import (
 )
 from ttc.plugins.server.json_body import read_json
 from ttc.plugins.server.served_runtime import ServedRuntime, ServerLimits
+from ttc.plugins.server.streaming import EventStream, json_text, started_stream
 from ttc.runtime import RuntimeCallError
 
 logger = logging.getLogger(__name__)
@@ -165,21 +165,9 @@ async def _wait_for_disconnect(request: Request) -> None:
 
 def _json(content: Any) -> Response:
     """JSON as SGLang's orjson writes it: a non-finite float becomes null, not invalid JSON."""
-    try:
-        text = json.dumps(content, allow_nan=False, separators=(",", ":"))
-    except ValueError:
-        text = json.dumps(_finite(content), separators=(",", ":"))
-    return Response(text, media_type="application/json")
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+    if isinstance(content, Response):  # a stream
+        return content
+    return Response(json_text(content), media_type="application/json")
 
 
 # --- endpoints ------------------------------------------------------------------------------
@@ -187,7 +175,11 @@ def _finite(value: Any) -> Any:
 
 async def _generate(served: ServedRuntime, body: Any) -> Any:
     started = time.perf_counter()
-    normalized = await sglang.normalize(sglang.parse_generate(body), served)
+    request = sglang.parse_generate(body)
+    normalized = await sglang.normalize(request, served)
+    if request.stream:
+        updates = await started_stream(served, normalized.items)
+        return EventStream(sglang_stream.chunks(normalized, updates, served, started))
     results = await run_items(served, normalized.items)
     results = await _with_texts(served, results, any(o.return_text for o in normalized.logprobs))
     return sglang.build_response(normalized, results, served, started)
@@ -196,6 +188,9 @@ async def _generate(served: ServedRuntime, body: Any) -> Any:
 async def _completions(served: ServedRuntime, body: Any) -> Any:
     request = openai.parse(openai.CompletionRequest, body)
     items = await openai.completion_items(request, served)
+    if request.stream:
+        updates = await started_stream(served, items)
+        return EventStream(openai_stream.chunks(request, items, updates, served, chat=False))
     results = await run_items(served, items)
     results = await _with_texts(served, results, request.logprobs is not None)
     return openai.completion_response(request, results, served)
@@ -204,6 +199,9 @@ async def _completions(served: ServedRuntime, body: Any) -> Any:
 async def _chat(served: ServedRuntime, body: Any) -> Any:
     request = openai.parse(openai.ChatCompletionRequest, body)
     item = await openai.chat_item(request, served)
+    if request.stream:
+        updates = await started_stream(served, [item])
+        return EventStream(openai_stream.chunks(request, [item], updates, served, chat=True))
     (result,) = await _with_texts(served, [await run_item(served, item)], bool(request.logprobs))
     return openai.chat_response(request, result, served)
 

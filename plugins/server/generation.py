@@ -9,7 +9,7 @@ share one prefill. ``max_new_tokens == 0`` is a prefill-only request: nothing is
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ttc.plugins.server.errors import ApiError
@@ -20,6 +20,7 @@ from ttc.runtime import (
     SamplingParams,
     ScoreRequest,
 )
+from ttc.token_controls import OnToken, TokenControls
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,8 @@ class GenerationItem:
     token_ids_logprob: tuple[int, ...] = ()
     prompt_logprobs: bool = False
     """Score the prompt too (SGLang ``logprob_start_len >= 0``)."""
+    controls: TokenControls | None = None
+    """Token-level controls (token-id prompt, penalties, EOS handling); None: none asked."""
 
 
 PositionTable = tuple[tuple[tuple[int, float], ...] | None, ...]
@@ -77,16 +80,32 @@ async def run_items(served: ServedRuntime, items: Sequence[GenerationItem]) -> l
     return [task.result() for task in tasks]
 
 
-async def run_item(served: ServedRuntime, item: GenerationItem) -> ItemResult:
+async def run_item(
+    served: ServedRuntime,
+    item: GenerationItem,
+    *,
+    on_prompt: Callable[[tuple[int, ...], PromptScore | None], None] | None = None,
+    on_token: OnToken | None = None,
+) -> ItemResult:
+    """One prompt's n samples; ``on_prompt`` hears of its token ids (and score) before the
+    generation starts, ``on_token`` of every token (when the runtime reports tokens)."""
     runtime = served.runtime
-    check_prompt_chars(served, len(item.prompt))
-    prompt_ids = tuple(await runtime.tokenize(item.prompt))
+    controls = item.controls
+    exact_ids = controls.prompt_ids if controls is not None else None
+    if exact_ids is not None:
+        prompt_ids = tuple(exact_ids)
+    else:
+        check_prompt_chars(served, len(item.prompt))
+        prompt_ids = tuple(await runtime.tokenize(item.prompt))
     check_context(served, len(prompt_ids), item.max_new_tokens)
     score = None
     if item.prompt_logprobs and prompt_ids:
         # Scored first, so that the generation below finds the prompt in the prefix cache.
         score = await score_prompt(served, item, prompt_ids)
-        prompt_ids = score.token_ids
+        if exact_ids is None:
+            prompt_ids = score.token_ids
+    if on_prompt is not None:
+        on_prompt(prompt_ids, score)
     if item.max_new_tokens == 0:
         cached = score.cached_tokens if score else 0
         empty = Completion("", (), (), "length", len(prompt_ids), cached_tokens=cached)
@@ -109,7 +128,12 @@ async def run_item(served: ServedRuntime, item: GenerationItem) -> ItemResult:
             regex=item.regex,
             json_schema=item.json_schema,
         )
-        completions = await runtime.generate(request)
+        if (controls is not None or on_token is not None) and served.can_control:
+            completions = await runtime.generate_controlled(request, controls, on_token)
+        elif controls is not None:
+            raise ApiError(f"runtime {runtime.name!r} has no token-level controls", 400)
+        else:
+            completions = await runtime.generate(request)
         if len(completions) != item.n:
             raise ApiError(
                 f"the runtime returned {len(completions)} samples for n={item.n}", 500
@@ -209,6 +233,19 @@ def check_context(served: ServedRuntime, prompt_tokens: int, max_new_tokens: int
             f"{prompt_tokens} tokens from the input and {max_new_tokens} tokens for the "
             "completion. Please reduce the number of tokens in the input or the completion."
         )
+
+
+def matched_stop(completion: Completion, served: ServedRuntime) -> str | int | None:
+    """What ended a sample (SGLang's ``matched`` / ``matched_stop``): its stop string, else
+    for a ``stop`` the token that ended it (EOS or a stop token id; the runtime's EOS id when
+    its tokens cannot say); None for ``length`` and ``abort``."""
+    if completion.finish_reason != "stop":
+        return None
+    if completion.matched_stop is not None:
+        return completion.matched_stop
+    if served.eos_token_id is not None and completion.token_ids:
+        return completion.token_ids[-1]
+    return served.eos_token_id
 
 
 def remaining_context(served: ServedRuntime, default: int) -> int:

@@ -25,10 +25,18 @@ from ttc.plugins.server.generation import (
     check_context,
     check_prompt_chars,
     check_token_ids,
+    matched_stop,
     remaining_context,
 )
 from ttc.plugins.server.served_runtime import ServedRuntime
 from ttc.runtime import Capability, Completion
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    include_usage: bool | None = False
+    continuous_usage_stats: bool | None = False
 
 
 class SamplingFields(BaseModel):
@@ -46,6 +54,7 @@ class SamplingFields(BaseModel):
     stop: str | list[str] | None = None
     seed: int | None = None
     stream: bool | None = False
+    stream_options: StreamOptions | None = None
     presence_penalty: float | None = 0.0
     frequency_penalty: float | None = 0.0
     logit_bias: dict[str, float] | None = None
@@ -97,8 +106,13 @@ def parse(model: type[SamplingFields], body: Any) -> Any:
 def _sampling_item(
     request: SamplingFields, prompt: str, max_tokens: int, top_logprobs: int, served: ServedRuntime
 ) -> GenerationItem:
-    if request.stream:
-        raise ApiError("stream is not supported by this server; send stream: false", param="stream")
+    options = request.stream_options
+    if options is not None and not request.stream:
+        raise ApiError("stream_options needs stream: true", param="stream_options")
+    if options is not None and options.continuous_usage_stats:
+        raise ApiError("stream_options.continuous_usage_stats is not supported by this server; "
+                       "include_usage gives the usage in the last chunk",
+                       param="stream_options.continuous_usage_stats")
     for name in ("presence_penalty", "frequency_penalty"):
         if getattr(request, name) not in (None, 0, 0.0):
             raise ApiError(f"{name} is not supported by this server", param=name)
@@ -207,7 +221,7 @@ def completion_response(
                     "text": completion.text,
                     "logprobs": logprobs,
                     "finish_reason": completion.finish_reason,
-                    "matched_stop": completion.matched_stop,
+                    "matched_stop": matched_stop(completion, served),
                 }
             )
     return {
@@ -223,8 +237,15 @@ def completion_response(
 def _legacy_logprobs(
     completion: Completion, texts: dict[int, str | None], k: int
 ) -> dict[str, Any]:
-    tokens = [token_text(t, texts) for t in completion.token_ids]
-    offsets, offset = [], 0
+    return legacy_logprobs(completion, texts, k, 0, len(completion.token_ids))
+
+
+def legacy_logprobs(completion: Completion, texts: dict[int, str | None], k: int, start: int,
+                    end: int, offset: int = 0) -> dict[str, Any]:
+    """Completions-style logprobs of tokens ``start:end`` (a stream sends them in parts);
+    ``offset`` is where the first of them starts in the text."""
+    tokens = [token_text(t, texts) for t in completion.token_ids[start:end]]
+    offsets = []
     for token in tokens:
         offsets.append(offset)
         offset += len(token)
@@ -232,11 +253,11 @@ def _legacy_logprobs(
     if k > 0 and completion.top_logprobs is not None:
         top = [
             {token_text(t, texts): lp for t, lp in position[:k]}
-            for position in completion.top_logprobs
+            for position in completion.top_logprobs[start:end]
         ]
     return {
         "text_offset": offsets,
-        "token_logprobs": list(completion.logprobs),
+        "token_logprobs": list(completion.logprobs[start:end]),
         "tokens": tokens,
         "top_logprobs": top,
     }
@@ -289,7 +310,7 @@ def chat_response(
                 "message": {"role": "assistant", "content": completion.text},
                 "logprobs": logprobs,
                 "finish_reason": completion.finish_reason,
-                "matched_stop": completion.matched_stop,
+                "matched_stop": matched_stop(completion, served),
             }
         )
     return {
@@ -303,9 +324,16 @@ def chat_response(
 
 
 def _chat_logprobs(completion: Completion, texts: dict[int, str | None]) -> list[dict[str, Any]]:
+    return chat_logprobs(completion, texts, 0, completion.completion_tokens)
+
+
+def chat_logprobs(completion: Completion, texts: dict[int, str | None], start: int, end: int
+                  ) -> list[dict[str, Any]]:
+    """Chat-style logprobs of tokens ``start:end`` (a stream sends them in parts)."""
     tops = completion.top_logprobs or [()] * completion.completion_tokens
     content = []
-    for token, lp, top in zip(completion.token_ids, completion.logprobs, tops, strict=True):
+    for token, lp, top in zip(completion.token_ids[start:end], completion.logprobs[start:end],
+                              tops[start:end], strict=True):
         text = token_text(token, texts)
         content.append(
             {

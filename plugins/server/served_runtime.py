@@ -60,6 +60,12 @@ class ServedRuntime:
         return self.runtime.vocab_size
 
     @property
+    def can_control(self) -> bool:
+        """The runtime offers ``generate_controlled`` (``ttc.token_controls``): token-id
+        prompts, penalties, EOS handling and per-token progress for streaming."""
+        return callable(getattr(self.runtime, "generate_controlled", None))
+
+    @property
     def can_detokenize(self) -> bool:
         return callable(getattr(self.runtime, "detokenize", None))
 

@@ -36,6 +36,7 @@ from ttc.plugins.server.generation import (
     check_context,
     check_prompt_chars,
     check_token_ids,
+    matched_stop,
 )
 from ttc.plugins.server.served_runtime import ServedRuntime
 from ttc.runtime import Capability, Completion
@@ -154,8 +155,6 @@ async def normalize(request: GenerateReqInput, served: ServedRuntime) -> Normali
     for name in ("input_embeds", "image_data", "video_data", "audio_data", "lora_path"):
         if getattr(request, name) not in (None, [], ""):
             raise ApiError(f"{name} is not supported by this server (text models only)")
-    if request.stream:
-        raise ApiError("stream is not supported by this server; send stream: false")
     prompts, is_single = await _prompts(request, served)
     limits = served.limits
     if len(prompts) > limits.max_batch:
@@ -373,21 +372,26 @@ def build_response(
     for result, opts in zip(results, normalized.logprobs, strict=True):
         for completion in result.completions:
             rid = normalized.rids[len(outputs)] or uuid.uuid4().hex
-            outputs.append(_output(result, completion, opts, rid, served, latency))
+            outputs.append(output(result, completion, opts, rid, served, latency))
     return outputs[0] if normalized.is_single else outputs
 
 
-def _output(
+def output(
     result: ItemResult,
     completion: Completion,
     opts: LogprobOptions,
     rid: str,
     served: ServedRuntime,
     latency: float,
+    *,
+    finished: bool = True,
 ) -> dict[str, Any]:
+    """One output; ``finished=False`` for a streamed chunk of a sample still running
+    (``finish_reason`` null)."""
     meta: dict[str, Any] = {
         "id": rid,
-        "finish_reason": finish_reason(completion, result.item.max_new_tokens, served),
+        "finish_reason": finish_reason(completion, result.item.max_new_tokens, served)
+        if finished else None,
         "prompt_tokens": completion.prompt_tokens or len(result.prompt_ids),
         "weight_version": "default",
     }
@@ -406,10 +410,7 @@ def finish_reason(
         return {"type": "length", "length": max_new_tokens}
     if completion.finish_reason == "abort":
         return {"type": "abort", "message": "the request was aborted"}
-    matched: str | int | None = completion.matched_stop
-    if matched is None:
-        matched = served.eos_token_id
-    return {"type": "stop", "matched": matched}
+    return {"type": "stop", "matched": matched_stop(completion, served)}
 
 
 def _logprobs(result: ItemResult, completion: Completion, opts: LogprobOptions) -> dict[str, Any]:

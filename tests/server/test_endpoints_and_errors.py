@@ -69,7 +69,6 @@ BAD_GENERATE = [
     (b'{"text": "q", "input_ids": [1]}', "not both"),
     (b'{"sampling_params": {}}', "Either text"),
     (b'{"text": []}', "empty"),
-    (b'{"text": "q", "stream": true}', "stream"),
     (b'{"text": "q", "return_logprob": true, "top_logprobs_num": 1000000}', "top_logprobs_num"),
     (b'{"text": "q", "return_logprob": true, "token_ids_logprob": [99999]}', "token ids in"),
     (

@@ -79,5 +79,6 @@ def test_openai_errors_are_bad_requests(oai: openai.OpenAI, client: httpx.Client
     response = client.post("/v1/chat/completions", content=b"{oops")
     assert response.status_code == 400
     assert "malformed JSON" in response.json()["error"]["message"]
-    response = client.post("/v1/completions", json={"prompt": "x", "stream": True})
+    response = client.post("/v1/completions", json={"prompt": "x", "stream": "yes"})
     assert response.status_code == 400
+    assert response.json()["error"]["param"] == "stream"

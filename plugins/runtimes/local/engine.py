@@ -26,9 +26,11 @@ from typing import Any
 import torch
 
 from ttc.runtime import Completion, GenerateRequest, RuntimeCallError
+from ttc.token_controls import OnToken, TokenControls, TokenEvent
 
 from .batch_kv import BatchKV
 from .decoder import Decoder
+from .logit_controls import shape_logits
 from .prefill import PrefillTask, ScoreInput
 from .prefill_queue import PrefillQueue, ScoreJob, resolve
 from .prefix_cache import PrefixCache
@@ -53,6 +55,9 @@ class _GenerateJob:
     unfinished: int = 0
     task: PrefillTask | None = None
     """The prompt's prefill while it runs."""
+    controls: TokenControls = field(default_factory=TokenControls)
+    on_token: OnToken | None = None
+    """Called on the engine thread with every token chosen (streaming)."""
 
     def __post_init__(self) -> None:
         self.task = PrefillTask(self.prompt_ids, logits_from=len(self.prompt_ids) - 1)
@@ -142,8 +147,11 @@ class Engine:
 
     # --- called from any thread ----------------------------------------------------------
 
-    def submit_generate(self, request: GenerateRequest, prompt_ids: Sequence[int]) -> Future:
-        job = _GenerateJob(request, tuple(prompt_ids), Future(), [None] * request.n)
+    def submit_generate(self, request: GenerateRequest, prompt_ids: Sequence[int], *,
+                        controls: TokenControls | None = None,
+                        on_token: OnToken | None = None) -> Future:
+        job = _GenerateJob(request, tuple(prompt_ids), Future(), [None] * request.n,
+                           controls=controls or TokenControls(), on_token=on_token)
         self._inbox.put(job)
         return job.future
 
@@ -257,7 +265,14 @@ class Engine:
 
     def _record(self, logits: torch.Tensor, rows: list[_Row]) -> None:
         """Choose each row's next token and append it with its statistics."""
-        chosen = choose_tokens(logits, [row.sampler for row in rows])
+        shaped = [i for i, row in enumerate(rows) if row.job.controls.shapes_logits]
+        sampled = logits
+        if shaped:  # penalties and biases change the choice, never the reported statistics
+            sampled = logits.clone()
+            for i in shaped:
+                row = rows[i]
+                shape_logits(sampled[i], row.job.controls, row.token_ids, self.eos_ids)
+        chosen = choose_tokens(sampled, [row.sampler for row in rows])
         stats = position_stats(logits, chosen)
         k = max(row.job.request.top_logprobs for row in rows)
         top_ids = top_values = None
@@ -281,22 +296,56 @@ class Engine:
                 row.chosen.append(chosen_logprobs(logits, stats.log_norm, position,
                                                   request.token_ids_logprob))
             self._check_finished(row)
+            if row.job.on_token is not None:
+                self._report_token(row)
+
+    def _report_token(self, row: _Row) -> None:
+        job = row.job
+        assert job.on_token is not None
+        text = row.text if row.finish_reason is not None and row.matched_stop is not None \
+            else self._visible_text(row)
+        event = TokenEvent(row.index, row.token_ids[-1], row.logprobs[-1], text,
+                           row.top[-1] if job.request.top_logprobs else None,
+                           row.chosen[-1] if job.request.token_ids_logprob else None)
+        try:
+            job.on_token(event)
+        except Exception:  # a listener that went away must not stop the engine
+            logger.debug("token listener failed", exc_info=True)
 
     def _check_finished(self, row: _Row) -> None:
         params = row.job.request.params
-        if row.token_ids[-1] in self.eos_ids:
+        controls = row.job.controls
+        token = row.token_ids[-1]
+        early = len(row.token_ids) < controls.min_new_tokens  # only the length limit applies
+        if not early and ((token in self.eos_ids and not controls.ignore_eos)
+                          or token in controls.stop_token_ids):
             row.finish_reason = "stop"
             return
-        if params.stop:
-            row.text = self.tokenizer.decode(row.token_ids)
+        if params.stop and not early:
+            row.text = self._decode(row, row.token_ids)
             found = [(row.text.find(stop), stop) for stop in params.stop if stop in row.text]
             if found:
                 at, stop = min(found)
-                row.text, row.finish_reason, row.matched_stop = row.text[:at], "stop", stop
+                if not controls.no_stop_trim:
+                    row.text = row.text[:at]
+                row.finish_reason, row.matched_stop = "stop", stop
                 return
         total = len(row.job.prompt_ids) + len(row.token_ids)
         if len(row.token_ids) >= params.max_tokens or total >= self.decoder.context_length:
             row.finish_reason = "length"
+
+    def _decode(self, row: _Row, ids: Sequence[int]) -> str:
+        if row.job.controls.skip_special_tokens:
+            return self.tokenizer.decode(ids, skip_special_tokens=True)
+        return self.tokenizer.decode(ids)
+
+    def _visible_text(self, row: _Row) -> str:
+        """The text of a row that ended here without a stop string: an EOS or stop token
+        is left out (kept with ``no_stop_trim``)."""
+        ids = row.token_ids
+        if row.finish_reason == "stop" and not row.job.controls.no_stop_trim:
+            ids = ids[:-1]
+        return self._decode(row, ids)
 
     def _drop_rows(self, leaving: Any) -> None:
         keep = [i for i, row in enumerate(self._rows) if not leaving(row)]
@@ -336,8 +385,7 @@ class Engine:
             return
         ids = row.token_ids
         if row.matched_stop is None:
-            shown = ids[:-1] if row.finish_reason == "stop" else ids
-            row.text = self.tokenizer.decode(shown)
+            row.text = self._visible_text(row)
         request = job.request
         job.results[row.index] = Completion(
             text=row.text,

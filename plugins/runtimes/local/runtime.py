@@ -32,6 +32,7 @@ from ttc.runtime import (
     ScoreRequest,
     ScoreResult,
 )
+from ttc.token_controls import OnToken, TokenControls, TokenEvent
 
 from .model_files import prepare_model_folder
 
@@ -199,9 +200,31 @@ class LocalRuntime:
         return self.engine.tokenizer.decode(list(ids))
 
     async def generate(self, request: GenerateRequest) -> list[Completion]:
-        prompt_ids = self._encode_prompt(request.prompt, "the prompt")
+        return await self.generate_controlled(request)
+
+    async def generate_controlled(self, request: GenerateRequest,
+                                  controls: TokenControls | None = None,
+                                  on_token: OnToken | None = None) -> list[Completion]:
+        """``generate`` with ``TokenControls`` (token-id prompts, penalties, biases, EOS
+        handling) and ``on_token`` called on this event loop for every token chosen."""
+        controls = controls or TokenControls()
+        if controls.prompt_ids is not None:
+            prompt_ids = list(controls.prompt_ids)
+            self._check_token_ids(prompt_ids, "the prompt's token ids")
+        else:
+            prompt_ids = self._encode_prompt(request.prompt, "the prompt")
         self._check_generate(request, prompt_ids)
-        future = self.engine.submit_generate(request, prompt_ids)
+        self._check_controls(controls)
+        relay = None
+        if on_token is not None:
+            loop = asyncio.get_running_loop()
+            listener = on_token
+
+            def relay(event: TokenEvent) -> None:
+                loop.call_soon_threadsafe(listener, event)
+
+        future = self.engine.submit_generate(request, prompt_ids, controls=controls,
+                                             on_token=relay)
         return await asyncio.wrap_future(future)
 
     async def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
@@ -258,6 +281,23 @@ class LocalRuntime:
             raise RequestError(
                 f"{what} needs {tokens} tokens but the context window of {self.model} is "
                 f"{self.context_length}; shorten it")
+
+    def _check_token_ids(self, ids: Sequence[int], what: str) -> None:
+        vocab = self.vocab_size or 0
+        bad = [t for t in ids if not 0 <= t < vocab]
+        if bad:
+            raise RequestError(f"{what} {bad[:5]} are outside the vocabulary [0, {vocab})")
+
+    def _check_controls(self, controls: TokenControls) -> None:
+        self._check_token_ids(controls.stop_token_ids, "stop_token_ids")
+        self._check_token_ids([t for t, _ in controls.logit_bias], "logit_bias")
+        problems = []
+        if controls.min_new_tokens < 0:
+            problems.append(f"min_new_tokens must be ≥ 0, got {controls.min_new_tokens}")
+        if controls.repetition_penalty <= 0:
+            problems.append(f"repetition_penalty must be > 0, got {controls.repetition_penalty}")
+        if problems:
+            raise RequestError("invalid generate request: " + "; ".join(problems))
 
     def _check_stats(self, top: int, token_ids: Sequence[int]) -> None:
         if not 0 <= top <= MAX_TOP_LOGPROBS:
