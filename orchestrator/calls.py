@@ -77,6 +77,16 @@ class ModelCall:
     """True when a recording answered (replay, resume, the call cache): no model ran."""
 
     @property
+    def first_token_latency(self) -> float | None:
+        """Seconds to the first token of the call's earliest sample, when its runtime
+        streamed (``Completion.first_token_latency``); None otherwise."""
+        if self.kind != "generate" or not self.response:
+            return None
+        times = [c.first_token_latency for c in self.response
+                 if isinstance(c, Completion) and c.first_token_latency is not None]
+        return min(times) if times else None
+
+    @property
     def ok(self) -> bool:
         """The attempt succeeded."""
         return self.error is None
@@ -84,6 +94,7 @@ class ModelCall:
     def to_dict(self) -> dict[str, Any]:
         data = to_jsonable(self)
         data["ok"] = self.ok
+        data["first_token_latency"] = self.first_token_latency
         return data
 
 

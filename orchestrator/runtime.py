@@ -94,6 +94,10 @@ class Completion:
     entropy: tuple[float, ...] | None = None
     kl_uniform: tuple[float, ...] | None = None
     matched_stop: str | None = None
+    first_token_latency: float | None = None
+    """Seconds from sending the request to this sample's first token, when the runtime
+    streamed it (the ``stream`` option of the ``sglang`` and ``openai`` runtimes); None
+    otherwise. Kept with the response in the run store; not part of any fingerprint."""
 
     @property
     def completion_tokens(self) -> int:

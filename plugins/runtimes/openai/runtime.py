@@ -14,9 +14,11 @@ fingerprints) and never logged.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import time
 from collections.abc import Sequence
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr
@@ -68,6 +70,10 @@ class OpenAIOptions(RuntimeOptions):
     """Longest wait for one answer."""
     vocab_size: int | None = Field(None, ge=2)
     """The logits' width, for the self-certainty lower bound."""
+    stream: bool = False
+    """Stream each answer (``stream: true`` with ``stream_options.include_usage``) and record
+    each sample's time to its first token (``Completion.first_token_latency``, kept in the
+    run store). The server must send usage in the stream's last chunk for token counts."""
 
     retired = MappingProxyType({"max_retries": RETRIES_MOVED})
 
@@ -201,8 +207,14 @@ class OpenAIRuntime:
         args["logprobs"] = True
         if request.top_logprobs:
             args["top_logprobs"] = request.top_logprobs
-        answer = await self._client().chat.completions.create(
-            messages=chat_prompt.decode(request.prompt), **args)
+        create = self._client().chat.completions.create
+        messages = chat_prompt.decode(request.prompt)
+        if self.options.stream:
+            answer, firsts = await _streamed(
+                await create(messages=messages, stream=True,
+                             stream_options={"include_usage": True}, **args), chat=True)
+        else:
+            answer, firsts = await create(messages=messages, **args), {}
         prompt_tokens, cached = _usage(answer.usage)
         out = []
         for i, choice in enumerate(sorted(answer.choices, key=lambda c: c.index)):
@@ -218,13 +230,20 @@ class OpenAIRuntime:
                 finish_reason=_finish(choice.finish_reason),
                 prompt_tokens=prompt_tokens, cached_tokens=shared_prompt(i, prompt_tokens, cached),
                 top_logprobs=top, matched_stop=_matched(choice),
+                first_token_latency=firsts.get(choice.index),
             ))
         return _checked(out, request.n)
 
     async def _completions(self, request: GenerateRequest) -> list[Completion]:
         args = self._sampling(request)
         args["logprobs"] = request.top_logprobs  # 0 still returns the sampled tokens'
-        answer = await self._client().completions.create(prompt=request.prompt, **args)
+        create = self._client().completions.create
+        if self.options.stream:
+            answer, firsts = await _streamed(
+                await create(prompt=request.prompt, stream=True,
+                             stream_options={"include_usage": True}, **args), chat=False)
+        else:
+            answer, firsts = await create(prompt=request.prompt, **args), {}
         prompt_tokens, cached = _usage(answer.usage)
         out = []
         for i, choice in enumerate(sorted(answer.choices, key=lambda c: c.index)):
@@ -244,6 +263,7 @@ class OpenAIRuntime:
                 finish_reason=_finish(choice.finish_reason),
                 prompt_tokens=prompt_tokens, cached_tokens=shared_prompt(i, prompt_tokens, cached),
                 top_logprobs=top, matched_stop=_matched(choice),
+                first_token_latency=firsts.get(choice.index),
             ))
         return _checked(out, request.n)
 
@@ -260,6 +280,58 @@ class OpenAIRuntime:
             return token_id
         ids = self.tokenizer.encode(token)  # decoded text (" Paris"), as most servers send
         return ids[0] if len(ids) == 1 else -1
+
+
+@dataclasses.dataclass
+class _StreamedChoice:
+    """One choice put back together from its chunks."""
+
+    index: int
+    text: str = ""
+    entries: list[Any] = dataclasses.field(default_factory=list)
+    tokens: list[str] = dataclasses.field(default_factory=list)
+    token_logprobs: list[float | None] = dataclasses.field(default_factory=list)
+    top_logprobs: list[Any] | None = None
+    finish_reason: str | None = None
+    model_extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+async def _streamed(stream: Any, *, chat: bool) -> tuple[Any, dict[int, float]]:
+    """A streamed answer as the non-streamed answer's shape (``choices``, ``usage``), and
+    each choice's seconds to its first token (from the start of the request)."""
+    started = time.perf_counter()
+    choices: dict[int, _StreamedChoice] = {}
+    firsts: dict[int, float] = {}
+    usage = None
+    async for chunk in stream:
+        if getattr(chunk, "usage", None) is not None:
+            usage = chunk.usage
+        for part in chunk.choices or ():
+            choice = choices.setdefault(part.index, _StreamedChoice(part.index))
+            logprobs = part.logprobs
+            text = (part.delta.content if chat else part.text) or ""
+            choice.text += text
+            if chat and logprobs is not None:
+                choice.entries.extend(logprobs.content or [])
+            elif logprobs is not None:
+                choice.tokens.extend(logprobs.tokens or [])
+                choice.token_logprobs.extend(logprobs.token_logprobs or [])
+                if logprobs.top_logprobs is not None:
+                    choice.top_logprobs = (choice.top_logprobs or []) + list(
+                        logprobs.top_logprobs)
+            if part.index not in firsts and (text or choice.entries or choice.tokens):
+                firsts[part.index] = time.perf_counter() - started
+            if part.finish_reason:
+                choice.finish_reason = part.finish_reason
+                choice.model_extra = dict(part.model_extra or {})
+    answer = SimpleNamespace(usage=usage, choices=[
+        SimpleNamespace(
+            index=c.index, finish_reason=c.finish_reason, model_extra=c.model_extra,
+            message=SimpleNamespace(content=c.text), text=c.text,
+            logprobs=SimpleNamespace(content=c.entries) if chat else SimpleNamespace(
+                tokens=c.tokens, token_logprobs=c.token_logprobs, top_logprobs=c.top_logprobs))
+        for c in choices.values()])
+    return answer, firsts
 
 
 def api_key(options: OpenAIOptions) -> str | None:

@@ -10,7 +10,9 @@ has full distributions (docs/runtimes.md, "Self-certainty on SGLang").
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
@@ -44,6 +46,8 @@ CAPABILITIES = frozenset({
 })
 """No FULL_DISTRIBUTION: the protocol carries top-k logprobs only. CANCEL: closing the
 connection makes SGLang (and ``ttc serve``) abort the request."""
+FIRST_TOKEN_KEY = "ttc_first_token_latency"
+"""Where a streamed output carries its time to first token until it becomes a Completion."""
 
 
 class SGLangOptions(RuntimeOptions):
@@ -71,6 +75,10 @@ class SGLangOptions(RuntimeOptions):
     vocab_size: int | None = Field(None, ge=2)
     """The logits' width, for the self-certainty lower bound; default: from the server's
     ``/model_info`` or the tokenizer folder's config.json."""
+    stream: bool = False
+    """Ask for generations as a stream (``stream: true``) and record each sample's time to
+    its first token (``Completion.first_token_latency``, kept in the run store). The
+    samples are the same as without it."""
 
     retired = MappingProxyType({
         "retries": RETRIES_MOVED, "retry_backoff_s": RETRIES_MOVED})
@@ -150,8 +158,13 @@ class SGLangRuntime:
             body = protocol.n_body(request)
         else:
             body = protocol.batch_body(request)
-        answer = await self._post_generate(body)
-        return [protocol.completion(o) for o in protocol.outputs(answer, request.n)]
+        answer = await self._post_generate(body, stream=self.options.stream)
+        outs = protocol.outputs(answer, request.n)
+        completions = [protocol.completion(o) for o in outs]
+        if not self.options.stream:
+            return completions
+        return [dataclasses.replace(c, first_token_latency=o.get(FIRST_TOKEN_KEY))
+                for c, o in zip(completions, outs, strict=True)]
 
     async def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
         """One prefill-only batch; prompt lengths from the local tokenizer when there is
@@ -178,18 +191,41 @@ class SGLangRuntime:
 
     # --- helpers -------------------------------------------------------------------------
 
-    async def _post_generate(self, body: dict[str, Any]) -> Any:
+    async def _post_generate(self, body: dict[str, Any], *, stream: bool = False) -> Any:
         """One request, or one per text sent together (the first failure cancels the rest,
         so a failed call costs no more than its slowest text)."""
+        post = self._post_streamed if stream else self.transport.post
         if not self.one_text_per_request or isinstance(body["text"], str):
-            return await self.transport.post("/generate", body)
+            return await post("/generate", body)
         bodies = protocol.split_texts(body)
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self.transport.post("/generate", b)) for b in bodies]
+                tasks = [group.create_task(post("/generate", b)) for b in bodies]
         except ExceptionGroup as errors:
             raise errors.exceptions[0] from None
         return [task.result() for task in tasks]
+
+    async def _post_streamed(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """A streamed ``/generate``: the last chunk of every output (SGLang's chunks are
+        cumulative), in index order, each with its time to first token."""
+        started = time.perf_counter()
+        last: dict[int, dict[str, Any]] = {}
+        first: dict[int, float] = {}
+
+        def on_event(event: Any) -> None:
+            if not isinstance(event, dict):
+                raise RuntimeCallError(f"/generate streamed {type(event).__name__}, not an "
+                                       "output", retryable=True)
+            index = int(event.get("index", 0))
+            last[index] = event
+            if index not in first and event.get("output_ids"):
+                first[index] = time.perf_counter() - started
+
+        await self.transport.post_stream(path, {**body, "stream": True}, on_event)
+        outputs = []
+        for index in sorted(last):
+            outputs.append({**last[index], FIRST_TOKEN_KEY: first.get(index)})
+        return outputs
 
     async def _prompt_lengths(self, prompts: list[str]) -> list[int]:
         if self.tokenizer.available:

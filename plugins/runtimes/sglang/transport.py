@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -66,6 +66,42 @@ class JsonTransport:
     async def get(self, path: str) -> Any:
         return await self._once("GET", path, None)
 
+    async def post_stream(self, path: str, body: Any, on_event: Callable[[Any], None]) -> None:
+        """POST and read the answer as server-sent events (``data: {...}`` lines up to
+        ``data: [DONE]``), handing each JSON payload to ``on_event`` as it arrives. An
+        ``{"error": …}`` event is the server refusing the request mid-stream; a stream cut
+        before ``[DONE]`` is retryable, as a truncated JSON body is."""
+        where = f"POST {self.base_url}{path} (stream)"
+        try:
+            async with self._client().stream("POST", path, json=body) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    _raise_for_status(where, response)
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    try:
+                        event = json.loads(data)
+                    except json.JSONDecodeError as error:
+                        raise RuntimeCallError(f"{where} sent an event that is not JSON "
+                                               f"({error})", retryable=True) from error
+                    if isinstance(event, dict) and "error" in event:
+                        message = event["error"]
+                        if isinstance(message, dict):
+                            message = message.get("message", message)
+                        raise RequestError(f"{where} failed mid-stream: {message}")
+                    on_event(event)
+        except httpx.TimeoutException as error:
+            raise RuntimeCallError(f"{where} timed out ({type(error).__name__})",
+                                   retryable=True) from error
+        except httpx.TransportError as error:
+            raise RuntimeCallError(f"{where} failed: {type(error).__name__}: {error}",
+                                   retryable=True) from error
+        raise RuntimeCallError(f"{where} ended before data: [DONE]", retryable=True)
+
     async def _once(self, method: str, path: str, body: Any) -> Any:
         where = f"{method} {self.base_url}{path}"
         try:
@@ -76,14 +112,7 @@ class JsonTransport:
         except httpx.TransportError as error:
             raise RuntimeCallError(f"{where} failed: {type(error).__name__}: {error}",
                                    retryable=True) from error
-        status = response.status_code
-        if status >= 400:
-            message = _error_message(response)
-            if status >= 500 or status in RETRYABLE_STATUS:
-                raise RuntimeCallError(
-                    f"{where} answered {status}: {message}", retryable=True,
-                    retry_after_s=retry_after_seconds(response.headers.get("retry-after")))
-            raise RequestError(f"{where} answered {status}: {message}")
+        _raise_for_status(where, response)
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -100,6 +129,18 @@ class JsonTransport:
         client = self._clients.pop(loop, None)
         if client is not None:
             await client.aclose()
+
+
+def _raise_for_status(where: str, response: httpx.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    message = _error_message(response)
+    if status >= 500 or status in RETRYABLE_STATUS:
+        raise RuntimeCallError(
+            f"{where} answered {status}: {message}", retryable=True,
+            retry_after_s=retry_after_seconds(response.headers.get("retry-after")))
+    raise RequestError(f"{where} answered {status}: {message}")
 
 
 def retry_after_seconds(value: str | None) -> float | None:
