@@ -29,11 +29,11 @@ distribution (the ``ttc.runtime`` rule), as SGLang's ``return_logprob`` does by 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ttc.runtime import Completion, GenerateRequest
+from ttc.runtime import Completion, GenerateRequest, ScoreResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,4 +87,16 @@ class ControlledGeneration(Protocol):
     ) -> list[Completion]:
         """``generate`` with the controls honoured; ``on_token`` sees each token as it is
         chosen. Cancelling the awaiting task aborts the request, as for ``generate``."""
+        ...
+
+
+@runtime_checkable
+class TokenScoring(Protocol):
+    """Optional runtime feature: teacher-forced statistics of token ids used as given."""
+
+    async def score_tokens(
+        self, prompt_ids: Sequence[int], continuation_ids: Sequence[int], *,
+        top_logprobs: int = 0, token_ids_logprob: Sequence[int] = (),
+    ) -> ScoreResult:
+        """``score`` of ``continuation_ids`` after ``prompt_ids``, neither re-tokenised."""
         ...

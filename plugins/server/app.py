@@ -116,6 +116,13 @@ def create_app(
     async def models() -> dict[str, Any]:
         return openai.models_response(served)
 
+    @app.get("/v1/models/{model_id:path}")
+    async def model(model_id: str) -> Response:
+        for card in openai.models_response(served)["data"]:
+            if card["id"] == model_id:
+                return _json(card)
+        return error_response(f"The model {model_id!r} does not exist.", 404, param="model")
+
     return app
 
 
@@ -190,7 +197,9 @@ async def _completions(served: ServedRuntime, body: Any) -> Any:
     items = await openai.completion_items(request, served)
     if request.stream:
         updates = await started_stream(served, items)
-        return EventStream(openai_stream.chunks(request, items, updates, served, chat=False))
+        echo = [item.prompt for item in items] if request.echo else None
+        return EventStream(openai_stream.chunks(request, items, updates, served, chat=False,
+                                                echo=echo))
     results = await run_items(served, items)
     results = await _with_texts(served, results, request.logprobs is not None)
     return openai.completion_response(request, results, served)
@@ -242,6 +251,7 @@ def _server_info(served: ServedRuntime, args: dict[str, Any]) -> dict[str, Any]:
         "tp_size": 1,
         "context_length": context,
         "max_total_tokens": context,
+        "max_total_num_tokens": served.max_total_tokens,
         "max_prefill_tokens": context,
         "max_running_requests": limits.max_batch * limits.max_n,
         "max_req_input_len": context - 1 if context else None,

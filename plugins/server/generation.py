@@ -19,6 +19,7 @@ from ttc.runtime import (
     GenerateRequest,
     SamplingParams,
     ScoreRequest,
+    ScoreResult,
 )
 from ttc.token_controls import OnToken, TokenControls
 
@@ -144,12 +145,21 @@ async def run_item(
 async def score_prompt(
     served: ServedRuntime, item: GenerationItem, prompt_ids: tuple[int, ...]
 ) -> PromptScore:
-    """The prompt's own logprobs through ``Runtime.score``.
+    """The prompt's own logprobs: its ids after the first one (whose logprob nobody can
+    compute; SGLang reports it as null), through the runtime's ``score_tokens`` when it has
+    one (exact ids), else through ``Runtime.score`` on text.
 
     ``score`` conditions a continuation on a non-empty prompt, so the prompt text is split
-    after its first token (whose logprob nobody can compute, SGLang reports it as null) at a
-    place where the two halves tokenize to the same ids as the whole.
+    after its first token at a place where the two halves tokenize to the same ids as the
+    whole.
     """
+    if served.can_score_tokens:
+        if len(prompt_ids) == 1:
+            return PromptScore(prompt_ids, (None,), (None,), (None,))
+        scored = await served.runtime.score_tokens(
+            prompt_ids[:1], prompt_ids[1:], top_logprobs=item.top_logprobs,
+            token_ids_logprob=item.token_ids_logprob)
+        return _prompt_score(prompt_ids[:1], scored)
     first, rest = await _split_after_first_token(served, item.prompt, prompt_ids)
     if not rest:
         return PromptScore(prompt_ids[:1], (None,), (None,), (None,))
@@ -164,6 +174,10 @@ async def score_prompt(
         ]
     )
     head = tuple(await served.runtime.tokenize(first)) or prompt_ids[:1]
+    return _prompt_score(head, result)
+
+
+def _prompt_score(head: tuple[int, ...], result: ScoreResult) -> PromptScore:
     ids = head + tuple(result.token_ids)
     none_head: tuple[None, ...] = (None,) * len(head)
     return PromptScore(

@@ -14,6 +14,7 @@ import math
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -28,8 +29,11 @@ from ttc.plugins.server.generation import (
     matched_stop,
     remaining_context,
 )
+from ttc.plugins.server.sampling_controls import NEUTRAL as CONTROLS
+from ttc.plugins.server.sampling_controls import token_controls
 from ttc.plugins.server.served_runtime import ServedRuntime
 from ttc.runtime import Capability, Completion
+from ttc.token_controls import TokenControls
 
 
 class StreamOptions(BaseModel):
@@ -59,6 +63,24 @@ class SamplingFields(BaseModel):
     frequency_penalty: float | None = 0.0
     logit_bias: dict[str, float] | None = None
     user: str | None = None
+    # SGLang's extra sampling fields (``sampling_controls``).
+    ignore_eos: bool | None = False
+    min_tokens: int | None = 0
+    stop_token_ids: list[int] | None = None
+    repetition_penalty: float | None = 1.0
+    no_stop_trim: bool | None = False
+    skip_special_tokens: bool | None = True
+    # Extras other servers take that ttc has not: refused, never ignored.
+    regex: str | None = None
+    ebnf: str | None = None
+    json_schema: str | None = None
+    stop_regex: str | list[str] | None = None
+    structural_tag: str | None = None
+    guided_json: Any = None
+    guided_regex: str | None = None
+    guided_choice: list[str] | None = None
+    guided_grammar: str | None = None
+    lora_path: Any = None
 
 
 class CompletionRequest(SamplingFields):
@@ -103,8 +125,15 @@ def parse(model: type[SamplingFields], body: Any) -> Any:
         raise from_validation_error(error) from None
 
 
+UNSUPPORTED = ("regex", "ebnf", "json_schema", "stop_regex", "structural_tag", "guided_json",
+               "guided_regex", "guided_choice", "guided_grammar", "lora_path")
+CONTROL_NAMES = {**{name: name for name in CONTROLS}, "min_new_tokens": "min_tokens"}
+
+
 def _sampling_item(
-    request: SamplingFields, prompt: str, max_tokens: int, top_logprobs: int, served: ServedRuntime
+    request: SamplingFields, prompt: str, max_tokens: int, top_logprobs: int, served: ServedRuntime,
+    *, prompt_ids: tuple[int, ...] | None = None, prompt_only_allowed: bool = False,
+    prompt_logprobs: bool = False,
 ) -> GenerationItem:
     options = request.stream_options
     if options is not None and not request.stream:
@@ -113,11 +142,10 @@ def _sampling_item(
         raise ApiError("stream_options.continuous_usage_stats is not supported by this server; "
                        "include_usage gives the usage in the last chunk",
                        param="stream_options.continuous_usage_stats")
-    for name in ("presence_penalty", "frequency_penalty"):
-        if getattr(request, name) not in (None, 0, 0.0):
-            raise ApiError(f"{name} is not supported by this server", param=name)
-    if request.logit_bias:
-        raise ApiError("logit_bias is not supported by this server", param="logit_bias")
+    for name in UNSUPPORTED:
+        if getattr(request, name) not in (None, "", [], {}):
+            raise ApiError(f"{name} is not supported by this server (runtime "
+                           f"{served.runtime.name!r})", param=name)
     n = 1 if request.n is None else request.n
     limit = served.limits.max_n
     if not 1 <= n <= limit:
@@ -134,13 +162,20 @@ def _sampling_item(
     min_p = 0.0 if request.min_p is None else request.min_p
     if not 0.0 <= min_p <= 1.0:
         raise ApiError(f"min_p must be in [0, 1], got {min_p}", param="min_p")
-    if max_tokens < 1:
-        raise ApiError(f"max_tokens must be at least 1, got {max_tokens}", param="max_tokens")
+    if max_tokens < (0 if prompt_only_allowed else 1):
+        raise ApiError(f"max_tokens must be at least {0 if prompt_only_allowed else 1}, got "
+                       f"{max_tokens}", param="max_tokens")
     stops = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
     if len(stops) > min(4, served.limits.max_stop):
         raise ApiError("stop holds at most 4 sequences", param="stop")
     if top_logprobs and Capability.TOP_LOGPROBS not in served.runtime.capabilities:
-        raise ApiError(f"runtime {served.runtime.name!r} cannot return top logprobs")
+        raise ApiError(f"runtime {served.runtime.name!r} cannot return top logprobs",
+                       param="logprobs")
+    values = request.model_dump(include=set(CONTROLS) - {"min_new_tokens"})
+    values["min_new_tokens"] = request.min_tokens
+    controls = token_controls(served, values, max_new_tokens=max_tokens, names=CONTROL_NAMES)
+    if prompt_ids is not None:
+        controls = replace(controls or TokenControls(), prompt_ids=prompt_ids)
     return GenerationItem(
         prompt=prompt,
         n=n,
@@ -152,6 +187,8 @@ def _sampling_item(
         stop=tuple(s for s in stops if s),
         seed=request.seed,
         top_logprobs=top_logprobs,
+        prompt_logprobs=prompt_logprobs,
+        controls=controls,
     )
 
 
@@ -161,8 +198,14 @@ def _sampling_item(
 async def completion_items(
     request: CompletionRequest, served: ServedRuntime
 ) -> list[GenerationItem]:
-    if request.echo:
-        raise ApiError("echo is not supported by this server", param="echo")
+    echo = bool(request.echo)
+    if echo and request.stream and request.logprobs is not None:
+        raise ApiError("echo with logprobs is not supported in a stream; send stream: false",
+                       param="echo")
+    if echo and request.logprobs is not None and Capability.SCORE not in (
+            served.runtime.capabilities):
+        raise ApiError(f"runtime {served.runtime.name!r} cannot score prompts, so echo cannot "
+                       "return prompt logprobs", param="echo")
     if request.suffix:
         raise ApiError("suffix is not supported by this server", param="suffix")
     if request.best_of not in (None, 1, request.n):
@@ -170,16 +213,22 @@ async def completion_items(
     logprobs = request.logprobs or 0
     if not 0 <= logprobs <= min(20, served.limits.max_top_logprobs):
         raise ApiError(f"logprobs must be in [0, 20], got {logprobs}", param="logprobs")
-    prompts = await _completion_prompts(request.prompt, served)
+    prompts = await _completion_prompts(request.prompt, served, echo)
     max_tokens = request.max_tokens
     if max_tokens is None:
         max_tokens = remaining_context(served, served.limits.default_max_new_tokens)
-    return [_sampling_item(request, p, max_tokens, logprobs, served) for p in prompts]
+    return [_sampling_item(request, text, max_tokens, logprobs, served, prompt_ids=ids,
+                           prompt_only_allowed=echo,
+                           prompt_logprobs=echo and request.logprobs is not None)
+            for text, ids in prompts]
 
 
-async def _completion_prompts(prompt: Any, served: ServedRuntime) -> list[str]:
-    """Prompts as texts; token-id prompts are checked exactly as ``/generate`` checks
-    ``input_ids`` (an id outside the vocabulary is an error, never dropped)."""
+async def _completion_prompts(prompt: Any, served: ServedRuntime, echo: bool
+                              ) -> list[tuple[str, tuple[int, ...] | None]]:
+    """Each prompt's text and the token ids to use exactly. Token-id prompts are checked
+    as ``/generate`` checks ``input_ids`` (an id outside the vocabulary is an error, never
+    dropped) and used as sent on a runtime with token controls (their text only for
+    ``echo``); another runtime gets their text."""
     if isinstance(prompt, str):
         prompt = [prompt]
     if not prompt:
@@ -190,12 +239,12 @@ async def _completion_prompts(prompt: Any, served: ServedRuntime) -> list[str]:
     if isinstance(prompt[0], str):
         for text in prompt:
             check_prompt_chars(served, len(text), "prompt")
-        return list(prompt)
+        return [(text, None) for text in prompt]
     token_lists = batch
-    if not served.can_detokenize:
+    if not served.can_detokenize and not served.can_control:
         raise ApiError(
-            f"token-id prompts need a runtime that can detokenize; runtime "
-            f"{served.runtime.name!r} cannot: send text",
+            f"token-id prompts need a runtime with token controls or one that can "
+            f"detokenize; runtime {served.runtime.name!r} has neither: send text",
             param="prompt",
         )
     for ids in token_lists:
@@ -203,7 +252,13 @@ async def _completion_prompts(prompt: Any, served: ServedRuntime) -> list[str]:
             raise ApiError("prompt cannot hold an empty token list", param="prompt")
         check_token_ids(served, ids, "prompt")
         check_context(served, len(ids), 0)
-    return [await served.detokenize(ids) for ids in token_lists]
+    out: list[tuple[str, tuple[int, ...] | None]] = []
+    for ids in token_lists:
+        exact = served.can_control
+        text = await served.detokenize(ids) if served.can_detokenize and (
+            echo or not exact) else ""
+        out.append((text, tuple(ids) if exact else None))
+    return out
 
 
 def completion_response(
@@ -213,12 +268,14 @@ def completion_response(
     for result in results:
         for completion in result.completions:
             logprobs = None
-            if request.logprobs is not None:
+            if request.logprobs is not None and request.echo:
+                logprobs = _echo_logprobs(result, completion, request.logprobs)
+            elif request.logprobs is not None:
                 logprobs = _legacy_logprobs(completion, result.token_texts, request.logprobs)
             choices.append(
                 {
                     "index": len(choices),
-                    "text": completion.text,
+                    "text": (result.item.prompt if request.echo else "") + completion.text,
                     "logprobs": logprobs,
                     "finish_reason": completion.finish_reason,
                     "matched_stop": matched_stop(completion, served),
@@ -238,6 +295,29 @@ def _legacy_logprobs(
     completion: Completion, texts: dict[int, str | None], k: int
 ) -> dict[str, Any]:
     return legacy_logprobs(completion, texts, k, 0, len(completion.token_ids))
+
+
+def _echo_logprobs(result: ItemResult, completion: Completion, k: int) -> dict[str, Any]:
+    """Logprobs of the prompt's tokens (the first one's is null) followed by the
+    completion's, as ``echo`` with ``logprobs`` returns them."""
+    texts = result.token_texts
+    score = result.prompt_score
+    assert score is not None
+    ids = [*result.prompt_ids, *completion.token_ids]
+    values = [*score.logprobs, *completion.logprobs]
+    tables: list[Any] = [*(score.top_logprobs or [None] * len(result.prompt_ids)),
+                         *(completion.top_logprobs or [()] * completion.completion_tokens)]
+    tokens = [token_text(t, texts) for t in ids]
+    offsets, offset = [], 0
+    for token in tokens:
+        offsets.append(offset)
+        offset += len(token)
+    top = None
+    if k > 0:
+        top = [None if position is None else {token_text(t, texts): lp for t, lp in position[:k]}
+               for position in tables]
+    return {"text_offset": offsets, "token_logprobs": values, "tokens": tokens,
+            "top_logprobs": top}
 
 
 def legacy_logprobs(completion: Completion, texts: dict[int, str | None], k: int, start: int,

@@ -48,6 +48,11 @@ class ServedRuntime:
         self.context_length: int | None = int(context) if context else None
         eos = getattr(runtime, "eos_token_id", None)
         self.eos_token_id: int | None = eos if isinstance(eos, int) else None
+        total = getattr(runtime, "max_total_tokens", None)
+        self.max_total_tokens: int | None = total if isinstance(total, int) else (
+            self.context_length)
+        """The most tokens the runtime holds at once (SGLang's ``max_total_num_tokens``;
+        the runtime's optional ``max_total_tokens``, else its context length)."""
         token_chars = getattr(runtime, "max_token_chars", None)
         self.max_prompt_chars: int | None = (
             self.context_length * int(token_chars)
@@ -64,6 +69,12 @@ class ServedRuntime:
         """The runtime offers ``generate_controlled`` (``ttc.token_controls``): token-id
         prompts, penalties, EOS handling and per-token progress for streaming."""
         return callable(getattr(self.runtime, "generate_controlled", None))
+
+    @property
+    def can_score_tokens(self) -> bool:
+        """The runtime offers ``score_tokens`` (``ttc.token_controls.TokenScoring``): prompt
+        logprobs of token ids used exactly as given."""
+        return callable(getattr(self.runtime, "score_tokens", None))
 
     @property
     def can_detokenize(self) -> bool:

@@ -24,7 +24,7 @@ import math
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -38,8 +38,11 @@ from ttc.plugins.server.generation import (
     check_token_ids,
     matched_stop,
 )
+from ttc.plugins.server.sampling_controls import NEUTRAL as CONTROLS
+from ttc.plugins.server.sampling_controls import token_controls
 from ttc.plugins.server.served_runtime import ServedRuntime
 from ttc.runtime import Capability, Completion
+from ttc.token_controls import TokenControls
 
 LogprobEntry = list[Any]
 """``[logprob | None, token_id, text | None]``."""
@@ -61,7 +64,7 @@ class SamplingParamsInput(BaseModel):
     sampling_seed: int | None = None
     regex: str | None = None
     json_schema: str | None = None
-    # Accepted at their neutral value only: the Runtime protocol has no such control.
+    # Token-level controls (``sampling_controls``): honoured by a runtime that has them.
     frequency_penalty: float | None = 0.0
     presence_penalty: float | None = 0.0
     repetition_penalty: float | None = 1.0
@@ -69,29 +72,24 @@ class SamplingParamsInput(BaseModel):
     ignore_eos: bool | None = False
     no_stop_trim: bool | None = False
     stop_token_ids: list[int] | None = None
+    logit_bias: dict[str, float] | None = None
+    skip_special_tokens: bool | None = True
+    # Refused unless neutral: no runtime of ttc has them.
     stop_regex: str | list[str] | None = None
     ebnf: str | None = None
     structural_tag: str | None = None
-    logit_bias: dict[str, float] | None = None
-    # Presentation details that do not change the tokens: accepted and ignored.
-    skip_special_tokens: bool | None = True
     spaces_between_special_tokens: bool | None = True
-    stream_interval: int | None = None
     custom_params: dict[str, Any] | None = None
+    # How often a stream sends a chunk: ttc sends one per token, which any interval allows.
+    stream_interval: int | None = None
 
 
 NEUTRAL = {
-    "frequency_penalty": (0.0, None),
-    "presence_penalty": (0.0, None),
-    "repetition_penalty": (1.0, None),
-    "min_new_tokens": (0, None),
-    "ignore_eos": (False, None),
-    "no_stop_trim": (False, None),
-    "stop_token_ids": (None, []),
     "stop_regex": (None, [], ""),
     "ebnf": (None,),
     "structural_tag": (None,),
-    "logit_bias": (None, {}),
+    "spaces_between_special_tokens": (None, True),
+    "custom_params": (None, {}),
 }
 
 
@@ -155,7 +153,7 @@ async def normalize(request: GenerateReqInput, served: ServedRuntime) -> Normali
     for name in ("input_embeds", "image_data", "video_data", "audio_data", "lora_path"):
         if getattr(request, name) not in (None, [], ""):
             raise ApiError(f"{name} is not supported by this server (text models only)")
-    prompts, is_single = await _prompts(request, served)
+    prompts, exact_ids, is_single = await _prompts(request, served)
     limits = served.limits
     if len(prompts) > limits.max_batch:
         raise ApiError(f"a batch holds at most {limits.max_batch} texts, got {len(prompts)}")
@@ -173,7 +171,7 @@ async def normalize(request: GenerateReqInput, served: ServedRuntime) -> Normali
     token_ids = _token_ids_per_text(request.token_ids_logprob, batch)
     items, options = [], []
     for i, prompt in enumerate(prompts):
-        sampling_item, _ = params[i]
+        sampling_item = dict(params[i][0])
         opts = LogprobOptions(
             return_logprob=bool(return_logprob[i]),
             logprob_start_len=-1 if start_len[i] is None else start_len[i],
@@ -183,6 +181,9 @@ async def normalize(request: GenerateReqInput, served: ServedRuntime) -> Normali
         )
         _check_logprob_options(opts, served)
         wanted = opts.return_logprob
+        controls = sampling_item.pop("controls")
+        if exact_ids[i] is not None:
+            controls = replace(controls or TokenControls(), prompt_ids=exact_ids[i])
         items.append(
             GenerationItem(
                 prompt=prompt,
@@ -190,6 +191,7 @@ async def normalize(request: GenerateReqInput, served: ServedRuntime) -> Normali
                 top_logprobs=opts.top_logprobs_num if wanted else 0,
                 token_ids_logprob=(opts.token_ids_logprob or ()) if wanted else (),
                 prompt_logprobs=wanted and opts.logprob_start_len >= 0,
+                controls=controls,
                 **sampling_item,
             )
         )
@@ -200,7 +202,10 @@ async def normalize(request: GenerateReqInput, served: ServedRuntime) -> Normali
     )
 
 
-async def _prompts(request: GenerateReqInput, served: ServedRuntime) -> tuple[list[str], bool]:
+async def _prompts(request: GenerateReqInput, served: ServedRuntime
+                   ) -> tuple[list[str], list[tuple[int, ...] | None], bool]:
+    """The texts, the token ids to use exactly (``input_ids`` on a runtime with token
+    controls; others get the ids' text), and whether the request was a single one."""
     if request.text is not None and request.input_ids is not None:
         raise ApiError("Either text or input_ids should be provided, not both.")
     if request.text is not None:
@@ -209,28 +214,34 @@ async def _prompts(request: GenerateReqInput, served: ServedRuntime) -> tuple[li
             raise ApiError("text cannot be an empty list.")
         for text in texts:
             check_prompt_chars(served, len(text), "text")
-        return texts, isinstance(request.text, str)
+        return texts, [None] * len(texts), isinstance(request.text, str)
     if request.input_ids is None:
         raise ApiError("Either text, input_ids or input_embeds should be provided.")
     if len(request.input_ids) == 0:
         raise ApiError("input_ids cannot be empty.")
-    if not served.can_detokenize:
+    if not served.can_control and not served.can_detokenize:
         raise ApiError(
-            f"input_ids need a runtime that can detokenize; runtime "
-            f"{served.runtime.name!r} cannot: send text instead"
+            f"input_ids need a runtime with token controls or one that can detokenize; "
+            f"runtime {served.runtime.name!r} has neither: send text instead", param="input_ids"
         )
     batch = request.input_ids if isinstance(request.input_ids[0], list) else [request.input_ids]
     if len(batch) > served.limits.max_batch:
         raise ApiError(f"a batch holds at most {served.limits.max_batch} texts, got {len(batch)}")
-    prompts = []
+    prompts: list[str] = []
+    exact: list[tuple[int, ...] | None] = []
     for ids in batch:
         assert isinstance(ids, list)
         if not ids:
-            raise ApiError("input_ids cannot be empty.")
+            raise ApiError("input_ids cannot be empty.", param="input_ids")
         check_token_ids(served, ids, "input_ids")
         check_context(served, len(ids), 0)  # before detokenizing a list that cannot fit
-        prompts.append(await served.detokenize(ids))
-    return prompts, not isinstance(request.input_ids[0], list)
+        if served.can_control:
+            prompts.append("")
+            exact.append(tuple(ids))
+        else:
+            prompts.append(await served.detokenize(ids))
+            exact.append(None)
+    return prompts, exact, not isinstance(request.input_ids[0], list)
 
 
 def _per_text(value: Any, batch: int, name: str) -> list[Any]:
@@ -264,21 +275,23 @@ def _sampling(raw: dict[str, Any], served: ServedRuntime) -> tuple[dict[str, Any
         if getattr(params, name) not in neutral:
             raise ApiError(
                 f"sampling_params.{name} is not supported by this server (runtime "
-                f"{served.runtime.name!r}); leave it at its default"
-            )
+                f"{served.runtime.name!r}); leave it at its default",
+                param=f"sampling_params.{name}")
     temperature = 1.0 if params.temperature is None else params.temperature
     top_p = 1.0 if params.top_p is None else params.top_p
     top_k = -1 if params.top_k is None else params.top_k
     min_p = 0.0 if params.min_p is None else params.min_p
     n = 1 if params.n is None else params.n
     if not math.isfinite(temperature) or temperature < 0.0:
-        raise ApiError(f"temperature must be a non-negative finite number, got {temperature}.")
+        raise ApiError(f"temperature must be a non-negative finite number, got {temperature}.",
+                       param="sampling_params.temperature")
     if not 0.0 < top_p <= 1.0:
-        raise ApiError(f"top_p must be in (0, 1], got {top_p}.")
+        raise ApiError(f"top_p must be in (0, 1], got {top_p}.", param="sampling_params.top_p")
     if not 0.0 <= min_p <= 1.0:
-        raise ApiError(f"min_p must be in [0, 1], got {min_p}.")
+        raise ApiError(f"min_p must be in [0, 1], got {min_p}.", param="sampling_params.min_p")
     if top_k < 1 and top_k != -1:
-        raise ApiError(f"top_k must be -1 (disable) or at least 1, got {top_k}.")
+        raise ApiError(f"top_k must be -1 (disable) or at least 1, got {top_k}.",
+                       param="sampling_params.top_k")
     limit = served.limits.max_n
     if not 1 <= n <= limit:
         raise ApiError(f"n must be between 1 and {limit}, got {n}.", param="sampling_params.n")
@@ -286,15 +299,18 @@ def _sampling(raw: dict[str, Any], served: ServedRuntime) -> tuple[dict[str, Any
     if max_new is None:
         max_new = (served.context_length or served.limits.default_max_new_tokens + 1) - 1
     if max_new < 0:
-        raise ApiError(f"max_new_tokens must be at least 0, got {max_new}.")
+        raise ApiError(f"max_new_tokens must be at least 0, got {max_new}.",
+                       param="sampling_params.max_new_tokens")
     if params.regex is not None and params.json_schema is not None:
-        raise ApiError("Only one of regex, json_schema, or ebnf can be set.")
+        raise ApiError("Only one of regex, json_schema, or ebnf can be set.",
+                       param="sampling_params.regex")
     if (params.regex or params.json_schema) and Capability.CONSTRAINED not in (
         served.runtime.capabilities
     ):
+        name = "regex" if params.regex else "json_schema"
         raise ApiError(
-            f"runtime {served.runtime.name!r} has no constrained decoding (regex, json_schema)"
-        )
+            f"runtime {served.runtime.name!r} has no constrained decoding (regex, json_schema)",
+            param=f"sampling_params.{name}")
     stop = params.stop
     stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
     if len(stops) > served.limits.max_stop:
@@ -310,8 +326,14 @@ def _sampling(raw: dict[str, Any], served: ServedRuntime) -> tuple[dict[str, Any
         "seed": params.sampling_seed,
         "regex": params.regex,
         "json_schema": params.json_schema,
+        "controls": token_controls(
+            served, params.model_dump(include=set(CONTROL_NAMES)), max_new_tokens=max_new,
+            names=CONTROL_NAMES),
     }
     return fields, n
+
+
+CONTROL_NAMES = {name: f"sampling_params.{name}" for name in CONTROLS}
 
 
 def _check_logprob_options(opts: LogprobOptions, served: ServedRuntime) -> None:

@@ -251,6 +251,28 @@ class LocalRuntime:
             return []
         return await asyncio.wrap_future(self.engine.submit_score(inputs))
 
+    async def score_tokens(self, prompt_ids: Sequence[int], continuation_ids: Sequence[int], *,
+                           top_logprobs: int = 0, token_ids_logprob: Sequence[int] = ()
+                           ) -> ScoreResult:
+        """``score`` of token ids used exactly as given (no tokenising)."""
+        from .prefill import ScoreInput
+
+        if not prompt_ids:
+            raise RequestError("score: the prompt is empty (it needs at least one token)")
+        self._check_token_ids([*prompt_ids, *continuation_ids], "score: token ids")
+        self._check_length(len(prompt_ids) + len(continuation_ids) + 1, "prompt + continuation")
+        self._check_stats(top_logprobs, token_ids_logprob)
+        inputs = [ScoreInput(tuple(prompt_ids), tuple(continuation_ids), top_logprobs,
+                             tuple(token_ids_logprob))]
+        (result,) = await asyncio.wrap_future(self.engine.submit_score(inputs))
+        return result
+
+    @property
+    def max_total_tokens(self) -> int:
+        """The most tokens the running batch holds at once (SGLang's
+        ``max_total_num_tokens``): ``max_batch`` rows of the whole context."""
+        return self.engine.max_batch * self.context_length
+
     async def flush_cache(self) -> None:
         """Forget every cached prefix (e.g. between benchmark runs)."""
         await asyncio.wrap_future(self.engine.submit_flush())
