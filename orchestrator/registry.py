@@ -35,6 +35,10 @@ class Registry:
     step_scorers: dict[str, Registered] = field(default_factory=dict)
     pipeline_options: dict[str, Registered] = field(default_factory=dict)
     """``PipelineOptions`` by their flags (e.g. ``--record/--no-record --db``)."""
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Plugins that cannot work here → why, with the fix (e.g. a missing extra and its
+    install command): what they registered is known, so a recipe that uses it fails
+    validation with that fix, not as an unknown name."""
 
     def component(self, name: str) -> type[Component]:
         return self.components[name].obj

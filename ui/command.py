@@ -7,7 +7,6 @@ other command (passed to the app script after ``--``). This module stays cheap t
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from ttc.errors import UsageError
+from ttc.extras import require
 
 APP = Path(__file__).with_name("app.py")
 DEFAULT_HOST = "127.0.0.1"
@@ -56,9 +55,7 @@ def ui(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
 ) -> None:
     """Open the ttc UI: build recipes, run them, inspect and re-select recorded runs."""
-    if importlib.util.find_spec("streamlit") is None:
-        raise UsageError("the UI needs Streamlit, which is not installed; fix: "
-                         "pip install 'ttc-orchestrator[ui]'")
+    require("ui", "ttc ui")
     from ttc.storage.store import RunStore
 
     RunStore.open(db).close()  # a bad store is one clear line here, not an error page

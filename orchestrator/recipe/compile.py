@@ -193,6 +193,9 @@ class RecipeCompiler:
                 self.fail((*path, "runtime"), f"unknown runtime {runtime_name!r}",
                           hint or f"use one of {', '.join(sorted(self.registry.runtimes))}")
                 continue
+            if self._unavailable(self.registry.runtimes[runtime_name].plugin,
+                                 (*path, "runtime"), f"runtime {runtime_name!r}"):
+                continue
             model = spec.get("model", "")
             if model is None:
                 model = ""
@@ -395,6 +398,9 @@ class RecipeCompiler:
             self.fail((*path, "use"), f"unknown component {name!r}",
                       hint or "run `ttc components` to list them")
             return None
+        if self._unavailable(self.registry.components[name].plugin, (*path, "use"),
+                             f"component {name!r}"):
+            return None
         cls = self.registry.component(name)
         if final and cls.effect is not Effect.SELECTS:
             self.fail((*path, "use"), f"{name!r} is a {cls.kind}, not a selector",
@@ -415,6 +421,14 @@ class RecipeCompiler:
                           "give it a model on a runtime that does (e.g. local), or change "
                           "its parameters")
         return StepPlan(component, alias, index)
+
+    def _unavailable(self, plugin: str, path: Path, what: str) -> bool:
+        """Report ``what`` when the plugin that registered it cannot work here (e.g. its
+        extra is not installed); the fix is the plugin's own (the install command)."""
+        problem = self.registry.unavailable.get(plugin)
+        if problem:
+            self.fail(path, f"{what} cannot run here: plugin {plugin} is unavailable", problem)
+        return bool(problem)
 
     def _instantiate(self, cls: type[Component], params: dict, path: Path) -> Component | None:
         params = self._renamed(cls, params, path)
@@ -527,6 +541,9 @@ class RecipeCompiler:
             if error["type"] == "missing":
                 fix = f"add  {field_name}: <{expected or 'value'}>"
                 message = f"{owner} needs {field_name!r}"
+            elif error["type"] == "missing_extra":  # ttc.extras.check_option
+                fix = str(error.get("ctx", {}).get("fix", "install the extra it names"))
+                message = f"{owner}: {error['msg']}"
             elif error["type"] == "extra_forbidden":
                 fix = f"its keys are: {', '.join(model.model_fields)}"
                 message = f"{owner} has no key {field_name!r}"

@@ -187,9 +187,9 @@ def _provider_notes(models: Mapping[tuple[str, str], str], bindings: Mapping[str
             "until it has one (or drop length_control)")
     on_litellm = sorted(a for a, spec in bindings.items() if spec.get("runtime") == "litellm")
     if on_litellm:
-        from ttc.plugins.runtimes.litellm.availability import missing
+        from ttc.extras import missing
 
-        problem = missing()
+        problem = missing("litellm")
         if problem:
             out.warnings.append(f"models {', '.join(on_litellm)} use the litellm runtime: "
                                 f"{problem}")

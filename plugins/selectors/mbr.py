@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ttc.candidate import Candidate
 from ttc.component import Selection, Selector, SelectorConfig
 from ttc.context import ComponentContext
+from ttc.extras import check_option
 from ttc.plugin_system import hookimpl
 from ttc.plugins.selectors import similarity
 from ttc.plugins.selectors.voting import argmax_selection
@@ -41,6 +42,17 @@ class MBRConfig(SelectorConfig):
     """The judge's instructions (``llm_judge``)."""
     judge_max_tokens: int = Field(default=16, ge=1, le=4096)
     """Tokens the judge may write before its score (``llm_judge``)."""
+
+    @model_validator(mode="after")
+    def _installed(self) -> MBRConfig:
+        check_option(UTILITY_EXTRAS.get(self.utility), f"mbr's utility {self.utility!r}",
+                     "set  utility: exact_match or llm_judge")
+        return self
+
+
+UTILITY_EXTRAS = {"chrf": "metrics", "bleu": "metrics", "rouge_l": "metrics",
+                  "embedding": "embeddings"}
+"""The extras the utilities other than ``exact_match`` and ``llm_judge`` need."""
 
 
 class MBR(Selector):

@@ -7,12 +7,13 @@ import logging
 import math
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ttc.candidate import Candidate
 from ttc.component import Selection, Selector, SelectorConfig
 from ttc.context import ComponentContext
 from ttc.errors import TTCError
+from ttc.extras import check_option
 from ttc.plugin_system import hookimpl
 from ttc.runtime import Capability
 
@@ -30,6 +31,12 @@ class PerplexityConsistencyConfig(SelectorConfig):
     always stays."""
     min_paths_to_prune: int = Field(default=4, ge=3)
     """Fewer distinct paths than this are never pruned (a fit needs data)."""
+
+    @model_validator(mode="after")
+    def _installed(self) -> PerplexityConsistencyConfig:
+        if self.prune:  # the Weibull fit is scipy's
+            check_option("metrics", "perplexity_consistency's prune", "set  prune: false")
+        return self
 
 
 class PerplexityConsistency(Selector):

@@ -9,15 +9,22 @@ when small (exact: counts stay far below 2**24), sparse otherwise. chrF and BLEU
 sacreBLEU's sentence-level definitions (checked against sacreBLEU in the tests); ROUGE-L
 uses rapidfuzz's LCS. ``u[i, j]`` is the utility of hypothesis i against reference
 j; the diagonal is NaN, never a self-comparison.
+
+scipy (sparse products), sacreBLEU and rapidfuzz come with the ``metrics`` extra and are
+imported when used; the components that use these matrices check for the extra in their
+configs, so a recipe without it fails validation, not a run.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 _TABLE_LIMIT = 1 << 22
 """Ranks of the next order come from a lookup table while (distinct grams × alphabet) is at
@@ -87,6 +94,8 @@ class NgramIndex:
             counts = np.bincount(docs * self.distinct + grams,
                                  minlength=size * self.distinct).reshape(size, self.distinct)
         else:
+            from scipy import sparse
+
             _, grams = np.unique(grams, return_inverse=True)
             counts = sparse.csr_matrix(
                 (np.ones(len(grams), dtype=np.int64), (docs, grams.reshape(-1))),
@@ -113,6 +122,8 @@ def _clipped_products(counts: np.ndarray | sparse.csr_matrix) -> np.ndarray:
         rows, cols, values = coo.row, coo.col, coo.data
         width = np.zeros(counts.shape[1], dtype=np.int64)
         np.maximum.at(width, cols, values)
+    from scipy import sparse
+
     base = np.cumsum(width) - width
     first = np.repeat(np.cumsum(values) - values, values)
     columns = np.repeat(base[cols], values) + np.arange(int(values.sum())) - first

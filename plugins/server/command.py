@@ -40,6 +40,10 @@ def create_runtime(runtime_name: str, model: str, options: dict[str, Any]) -> An
             f"unknown runtime {runtime_name!r} {hint} (installed: {known})".replace("  ", " "),
             param_hint="--runtime",
         )
+    unavailable = registry.unavailable.get(registry.runtimes[runtime_name].plugin)
+    if unavailable:
+        raise typer.BadParameter(f"runtime {runtime_name!r} is unavailable: {unavailable}",
+                                 param_hint="--runtime")
     runtime_type = registry.runtime(runtime_name)
     try:
         runtime_options = runtime_type.Options(**options)
@@ -66,6 +70,9 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve a runtime with SGLang's native /generate API and an OpenAI-compatible /v1 API."""
+    from ttc.extras import require
+
+    require("serve", "ttc serve")
     import uvicorn
 
     from ttc.plugins.server.app import create_app

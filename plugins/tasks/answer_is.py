@@ -6,7 +6,12 @@ import re
 from collections.abc import Hashable
 
 from ttc.plugin_system import hookimpl
-from ttc.plugins.tasks.math_equivalence import math_equivalent, math_key, normalise
+from ttc.plugins.tasks.math_equivalence import (
+    SymbolicConfig,
+    math_equivalent,
+    math_key,
+    normalise,
+)
 from ttc.task_format import TaskFormat
 
 _ANSWER_IS = re.compile(
@@ -20,6 +25,7 @@ class AnswerIs(TaskFormat):
     """The phrase after the last "the answer is" / "Answer:"; math-aware equivalence."""
 
     name = "answer_is"
+    Config = SymbolicConfig
 
     def extract(self, text: str) -> str | None:
         found = _ANSWER_IS.findall(text)
@@ -32,7 +38,8 @@ class AnswerIs(TaskFormat):
         return math_key(answer)
 
     def equivalent(self, a: str, b: str) -> bool:
-        return self.key(a) == self.key(b) or math_equivalent(a, b)
+        config: SymbolicConfig = self.config  # type: ignore[assignment]
+        return self.key(a) == self.key(b) or math_equivalent(a, b, symbolic=config.symbolic)
 
 
 @hookimpl

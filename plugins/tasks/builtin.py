@@ -11,9 +11,15 @@ from collections.abc import Hashable
 from pydantic import Field
 
 from ttc.plugin_system import hookimpl
-from ttc.plugins.tasks.math_equivalence import last_boxed, math_equivalent, math_key, normalise
+from ttc.plugins.tasks.math_equivalence import (
+    SymbolicConfig,
+    last_boxed,
+    math_equivalent,
+    math_key,
+    normalise,
+)
 from ttc.plugins.tasks.numbers import Number, last_number, numbers_equivalent, read_number
-from ttc.task_format import TaskFormat, TaskFormatConfig
+from ttc.task_format import TaskFormat
 
 _NUMBER_DECORATION = re.compile(r"^[$€£¥\s]+|[\s%.]+$")
 
@@ -49,10 +55,7 @@ class LastNumber(TaskFormat):
         return na is not None and nb is not None and numbers_equivalent(na, nb)
 
 
-class BoxedConfig(TaskFormatConfig):
-    symbolic: bool = True
-    """After string and numeric comparison, try SymPy equivalence through math-verify
-    (slower; off compares normal forms and numbers only)."""
+class BoxedConfig(SymbolicConfig):
     fallback_number: bool = Field(default=True)
     """Without a box or an "answer is", take the last number in the text."""
 

@@ -37,6 +37,9 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
+from pydantic import model_validator
+
+from ttc.extras import check_option
 from ttc.plugins.tasks.numbers import (
     MINUS_SIGNS,
     Number,
@@ -44,6 +47,7 @@ from ttc.plugins.tasks.numbers import (
     numbers_equivalent,
     read_number,
 )
+from ttc.task_format import TaskFormatConfig
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +80,20 @@ _FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _MIXED_FRAC = re.compile(r"^(-?)(\d+)\s*\\frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}$")
 _FRAC = re.compile(r"\\frac\s*\{([^{}]+)\}\s*\{([^{}]+)\}")
 _PLAIN_QUOTIENT = re.compile(r"(-?)\(([^()]+)\)/\(([^()]+)\)")
+
+
+class SymbolicConfig(TaskFormatConfig):
+    """The parameter of the math-aware task formats (``boxed``, ``math``, ``answer_is``)."""
+
+    symbolic: bool = True
+    """After string and numeric comparison, try SymPy equivalence through math-verify
+    (slower; off compares normal forms and numbers only). Needs the metrics extra."""
+
+    @model_validator(mode="after")
+    def _installed(self) -> SymbolicConfig:
+        if self.symbolic:
+            check_option("metrics", "symbolic equivalence (math-verify)", "set  symbolic: false")
+        return self
 
 
 @lru_cache(maxsize=8192)

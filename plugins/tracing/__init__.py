@@ -4,7 +4,8 @@ standard OTLP settings (``OTEL_EXPORTER_OTLP_ENDPOINT`` …; see ``provider``).
 
 Off unless something asks for it: an OTLP endpoint (or ``OTEL_TRACES_EXPORTER``) in the
 environment, a tracer provider the application set, or ``configure(provider)`` in code.
-Without the extra, ``ttc plugins`` lists it as unavailable with the install hint.
+Without the extra, ``ttc plugins`` lists it as unavailable with the install hint
+(``ttc.plugin_system.BUILTIN_EXTRAS``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 from ttc.plugin_system import hookimpl
 
-from . import availability
 from .provider import configure, tracer
 from .spans import RunTracer
 
@@ -32,11 +32,6 @@ def _active() -> RunTracer | None:
         _tracers.clear()
         made = _tracers[id(current)] = RunTracer(current)
     return made
-
-
-@hookimpl
-def ttc_plugin_status() -> str | None:
-    return availability.missing()
 
 
 @hookimpl

@@ -13,11 +13,11 @@ import yaml
 
 from ttc import PluginHost, hookimpl
 from ttc.errors import RecipeError
+from ttc.extras import missing
 from ttc.pipeline import Pipeline
 from ttc.plugins.archon.importer import convert, max_pool
 from ttc.plugins.archon.providers import PROVIDERS
 from ttc.plugins.archon.system_prompts import GENERATOR
-from ttc.plugins.runtimes.litellm.availability import missing
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 RUNNABLE = sorted(p for p in CONFIGS.glob("*.json") if p.stem != "unknown-type")
@@ -123,7 +123,7 @@ def test_every_config_imports_validates_and_runs_on_the_scripted_runtime(path):
         for spec in recipe["models"].values():  # … until the model has a tokenizer
             spec.setdefault("options", {})["tokenizer"] = "/models/its-tokenizer"
     text = yaml.safe_dump(recipe, sort_keys=False)
-    if missing() and any(m["runtime"] == "litellm" for m in recipe["models"].values()):
+    if missing("litellm") and any(m["runtime"] == "litellm" for m in recipe["models"].values()):
         with pytest.raises(RecipeError, match=r"ttc-orchestrator\[litellm\]"):
             Pipeline.from_text(text)  # without the extra: the install hint, at validation
     else:

@@ -185,9 +185,9 @@ def test_imported_configs_validate_with_ttc_validate_against_the_real_runtimes(t
 
 
 def litellm_installed() -> bool:
-    from ttc.plugins.runtimes.litellm.availability import missing
+    from ttc.extras import missing
 
-    return missing() is None
+    return missing("litellm") is None
 
 
 def test_imported_recipes_keep_the_original_config_and_never_a_key():

@@ -12,13 +12,14 @@ from plugin_support import ttc_without
 
 from ttc.background_loop import run_sync
 from ttc.errors import RecipeError
+from ttc.extras import missing
 from ttc.pipeline import Pipeline
-from ttc.plugins.runtimes.litellm import LiteLLMOptions, LiteLLMRuntime, availability
+from ttc.plugins.runtimes.litellm import LiteLLMOptions, LiteLLMRuntime
 from ttc.plugins.runtimes.scripted import ScriptedOptions, ScriptedRuntime
 from ttc.plugins.server.background import BackgroundServer
 from ttc.runtime import Capability, GenerateRequest, RequestError, SamplingParams
 
-needs_litellm = pytest.mark.skipif(availability.missing() is not None,
+needs_litellm = pytest.mark.skipif(missing("litellm") is not None,
                                    reason="the litellm extra is not installed")
 
 MIXED = """

@@ -18,12 +18,12 @@ from typing import ClassVar
 import pytest
 from plugin_support import ttc_without
 
+from ttc.extras import missing
 from ttc.pipeline import Pipeline
 from ttc.plugins import tracing
 from ttc.plugins.runtimes.scripted import ScriptedOptions, ScriptedRuntime
-from ttc.plugins.tracing import availability
 
-needs_otel = pytest.mark.skipif(availability.missing() is not None,
+needs_otel = pytest.mark.skipif(missing("otel") is not None,
                                 reason="the otel extra is not installed")
 
 RECIPE = """

@@ -17,8 +17,9 @@ from functools import cache
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 
+from ttc.extras import missing
 from ttc.runtime import (
     RETRIES_MOVED,
     Capability,
@@ -36,7 +37,6 @@ from ..openai import chat_prompt
 from ..openai.runtime import shared_prompt
 from ..sglang.native_protocol import sample_seed
 from ..sglang.tokenizer_files import LocalTokenizer, local_folder
-from . import availability
 from .keys import provider_of, resolve_key
 
 CAPABILITIES = frozenset({Capability.SAMPLES, Capability.CANCEL})
@@ -81,13 +81,6 @@ class LiteLLMOptions(RuntimeOptions):
         if found:
             raise ValueError(f"extra may not set {', '.join(found)}: {RETRIES_MOVED}")
         return extra
-
-    @model_validator(mode="after")
-    def _installed(self) -> LiteLLMOptions:
-        problem = availability.missing()
-        if problem:  # a recipe naming the runtime fails validation with the install hint
-            raise ValueError(problem)
-        return self
 
 
 class LiteLLMRuntime:
@@ -252,7 +245,7 @@ class LiteLLMRuntime:
 @cache
 def import_litellm() -> Any:
     """LiteLLM, imported once, offline: its price list from the package, no telemetry."""
-    problem = availability.missing()
+    problem = missing("litellm")
     if problem:
         raise RequestError(problem)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
