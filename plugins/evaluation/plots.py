@@ -158,7 +158,9 @@ def _png(path: Path, rows: list[dict[str, Any]]) -> None:
     plain = FuncFormatter(lambda v, _: f"{v:,.0f}")
     by_tokens.xaxis.set_major_formatter(plain)
     by_tokens.xaxis.set_minor_formatter(NullFormatter())
-    by_tokens.xaxis.set_major_locator(FixedLocator(_token_ticks([r["tokens"] for r in rows])))
+    tokens = [r["tokens"] for r in rows]
+    by_tokens.xaxis.set_major_locator(FixedLocator(_token_ticks(tokens)))
+    by_tokens.set_xlim(min(tokens) / 1.25, max(tokens) * 1.15)  # room for the round ticks
     by_tokens.set_xlabel("tokens per item (prompt + completion)")
     by_n.set_ylabel("accuracy")
     for axis in (by_n, by_tokens):
