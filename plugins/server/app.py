@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -32,9 +32,13 @@ from ttc.plugins.server.generation import (
     run_items,
 )
 from ttc.plugins.server.json_body import read_json
+from ttc.plugins.server.recipe_models import RecipeModels
 from ttc.plugins.server.served_runtime import ServedRuntime, ServerLimits
 from ttc.plugins.server.streaming import EventStream, json_text, started_stream
 from ttc.runtime import RuntimeCallError
+
+if TYPE_CHECKING:
+    from ttc import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -48,13 +52,19 @@ def create_app(
     limits: ServerLimits | None = None,
     server_args: dict[str, Any] | None = None,
     close_runtime: bool = False,
+    recipes: Sequence[Pipeline] = (),
 ) -> FastAPI:
     """An app serving ``runtime`` (any ``ttc.Runtime``); ``server_args`` go to /server_info.
 
     ``close_runtime`` closes the runtime when the server shuts down (``ttc serve`` owns its
-    runtime; a test that shares one across servers does not).
+    runtime; a test that shares one across servers does not). ``recipes`` are served as
+    models on ``/v1`` under their names (``recipe_models.py``).
     """
     served = ServedRuntime(runtime, served_model_name=served_model_name, limits=limits)
+    recipe_models = RecipeModels(recipes)
+    if served.served_model_name in recipe_models:
+        raise ValueError(f"a served recipe is named {served.served_model_name!r}, as the "
+                         "served model is: rename the recipe or pass served_model_name")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -104,21 +114,33 @@ def create_app(
     async def generate(request: Request) -> Response:
         return await _handle(request, lambda body: _generate(served, body))
 
+    def recipe_or(work: Callable[[Any], Awaitable[Any]], *, chat: bool
+                  ) -> Callable[[Any], Awaitable[Any]]:
+        """A request for a served recipe's model id runs the recipe; any other, ``work``."""
+        def dispatch(body: Any) -> Awaitable[Any]:
+            name = body.get("model") if isinstance(body, dict) else None
+            if isinstance(name, str) and name in recipe_models:
+                return recipe_models.answer(name, body, chat=chat)
+            return work(body)
+
+        return dispatch
+
     @app.post("/v1/completions")
     async def completions(request: Request) -> Response:
-        return await _handle(request, lambda body: _completions(served, body))
+        return await _handle(request, recipe_or(lambda body: _completions(served, body),
+                                                chat=False))
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
-        return await _handle(request, lambda body: _chat(served, body))
+        return await _handle(request, recipe_or(lambda body: _chat(served, body), chat=True))
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        return openai.models_response(served)
+        return openai.models_response(served, recipe_models.cards())
 
     @app.get("/v1/models/{model_id:path}")
     async def model(model_id: str) -> Response:
-        for card in openai.models_response(served)["data"]:
+        for card in openai.models_response(served, recipe_models.cards())["data"]:
             if card["id"] == model_id:
                 return _json(card)
         return error_response(f"The model {model_id!r} does not exist.", 404, param="model")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -54,6 +55,23 @@ def create_runtime(runtime_name: str, model: str, options: dict[str, Any]) -> An
     return runtime_type.create(model, runtime_options)
 
 
+def load_recipes(paths: list[Path], db: str | None) -> list[Any]:
+    """Each recipe as a pipeline that records its runs (in ``db``, else the default store),
+    its models opened now, so a bad recipe or an unreachable model fails at start."""
+    from ttc import Pipeline, RuntimeCallError, TTCError
+
+    pipelines = []
+    for path in paths:
+        try:
+            pipeline = Pipeline.from_yaml(path, store=db or True)
+            for alias in pipeline.plan.models:
+                pipeline.runtime(alias)
+        except (TTCError, RuntimeCallError) as error:
+            raise typer.BadParameter(f"{path}: {error}", param_hint="--recipe") from None
+        pipelines.append(pipeline)
+    return pipelines
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless you mean it.")]
     = "127.0.0.1",
@@ -67,6 +85,16 @@ def serve(
         str | None, typer.Option(help="Model name reported by /v1/models.")
     ] = None,
     max_n: Annotated[int, typer.Option(help="Largest n (samples per prompt) accepted.")] = 64,
+    recipe: Annotated[
+        list[Path] | None,
+        typer.Option("--recipe", help="A recipe served as a model on /v1 (the model id is its "
+                     "name); repeat for more."),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(help="Run store for the served recipes' runs (default: "
+                     "TTC_DATABASE_URL, else the default store)."),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve a runtime with SGLang's native /generate API and an OpenAI-compatible /v1 API."""
@@ -82,12 +110,19 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     options = parse_options(option or [])
     loaded = create_runtime(runtime, model, options)
-    app = create_app(
-        loaded,
-        served_model_name=served_model_name,
-        limits=ServerLimits(max_n=max_n),
-        server_args={"host": host, "port": port, "runtime_options": options},
-        close_runtime=True,
-    )
+    pipelines = load_recipes(recipe or [], db)
+    try:
+        app = create_app(
+            loaded,
+            served_model_name=served_model_name,
+            limits=ServerLimits(max_n=max_n),
+            server_args={"host": host, "port": port, "runtime_options": options},
+            close_runtime=True,
+            recipes=pipelines,
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--recipe") from None
+    for pipeline in pipelines:
+        logger.info("serving recipe %r as a model", pipeline.plan.name)
     logger.info("serving runtime %r (model %r) on http://%s:%d", runtime, loaded.model, host, port)
     uvicorn.Server(uvicorn_config(app, host=host, port=port, log_level=log_level.lower())).run()

@@ -358,7 +358,7 @@ async def chat_item(request: ChatCompletionRequest, served: ServedRuntime) -> Ge
         raise ApiError(f"top_logprobs must be in [0, 20], got {top}", param="top_logprobs")
     if top and not request.logprobs:
         raise ApiError("top_logprobs needs logprobs: true", param="top_logprobs")
-    messages = [{"role": m.role, "content": _content(m)} for m in request.messages]
+    messages = [{"role": m.role, "content": message_text(m)} for m in request.messages]
     # The rendered prompt holds every content: too much content is refused before rendering.
     check_prompt_chars(served, sum(len(m["content"]) for m in messages), "messages")
     prompt = await served.runtime.render(messages, add_generation_prompt=True)
@@ -368,7 +368,7 @@ async def chat_item(request: ChatCompletionRequest, served: ServedRuntime) -> Ge
     return _sampling_item(request, prompt, max_tokens, top, served)
 
 
-def _content(message: ChatMessage) -> str:
+def message_text(message: ChatMessage) -> str:
     if message.content is None:
         return ""
     if isinstance(message.content, str):
@@ -455,7 +455,9 @@ def usage(results: Sequence[ItemResult]) -> dict[str, Any]:
     }
 
 
-def models_response(served: ServedRuntime) -> dict[str, Any]:
+def models_response(served: ServedRuntime, extra: Sequence[dict[str, Any]] = ()
+                    ) -> dict[str, Any]:
+    """The served model's card, then ``extra`` cards (recipes served as models)."""
     card = {
         "id": served.served_model_name,
         "object": "model",
@@ -464,4 +466,4 @@ def models_response(served: ServedRuntime) -> dict[str, Any]:
         "root": served.model_path,
         "max_model_len": served.context_length,
     }
-    return {"object": "list", "data": [card]}
+    return {"object": "list", "data": [card, *extra]}
