@@ -5,6 +5,7 @@ that need a missing extra fail validation with that command, never an ImportErro
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -156,3 +157,34 @@ def test_commands_whose_extra_is_missing_say_what_to_install():
     assert done.stderr.strip().endswith(
         "ttc serve needs the serve extra (no module fastapi): "
         "pip install 'ttc-orchestrator[serve]'")
+
+
+def readme_rows() -> list[tuple[str, set[str]]]:
+    """README's dependency table as (installed by, package names) rows."""
+    text = (ROOT / "README.md").read_text().split("## Dependencies, and why each is there")[1]
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or cells[0] in {"installed by", "---"}:
+            continue
+        names = {re.split(r"[\s(]", name.strip())[0].lower()
+                 for name in cells[1].split(",")}
+        rows.append((cells[0].strip("`"), names))
+    return rows
+
+
+def requirement_name(requirement: str) -> str:
+    return re.split(r"[\s\[<>=~;!]", requirement, maxsplit=1)[0].lower()
+
+
+def test_the_readme_dependency_table_says_why_each_dependency_of_each_extra_is_there():
+    rows = readme_rows()
+    groups = {"core": PYPROJECT["project"]["dependencies"], **OPTIONAL}
+    for group, requirements in groups.items():
+        if group == "all":
+            continue
+        listed = set().union(*(names for by, names in rows if by == group))
+        for requirement in requirements:
+            if not requirement.startswith("ttc-orchestrator["):
+                assert requirement_name(requirement) in listed, (group, requirement)
+    assert {by for by, _ in rows} >= set(extras.EXTRAS) | {"core", "dev"}
