@@ -14,8 +14,10 @@ from ttc.pipeline_options import PipelineOption, PipelineOptions
 from ttc.plugin_system import PluginHost, default_host, hookimpl
 from ttc.result import RunResult
 from ttc.runtime import (
+    CacheFlusher,
     Capability,
     Completion,
+    Detokenizer,
     GenerateRequest,
     RequestError,
     Runtime,
@@ -31,6 +33,7 @@ from ttc.task_format import TaskFormat, TaskFormatConfig
 
 __all__ = [
     "BudgetExhausted",
+    "CacheFlusher",
     "Candidate",
     "Capability",
     "Completion",
@@ -39,6 +42,7 @@ __all__ = [
     "ComponentContext",
     "Dataset",
     "DatasetError",
+    "Detokenizer",
     "Effect",
     "GenerateRequest",
     "Item",

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -58,7 +58,14 @@ class ComponentConfig(BaseModel):
         return data
 
 
-class Component:
+ConfigT = TypeVar("ConfigT", bound=ComponentConfig)
+
+
+class Component(Generic[ConfigT]):
+    """A component, generic over its parameters: ``class Sample(Component[SampleConfig])``
+    with ``Config = SampleConfig`` makes ``self.config`` a ``SampleConfig`` to a type
+    checker, which also flags a ``Config`` that does not match the type argument."""
+
     name: ClassVar[str]
     kind: ClassVar[str]
     """generator, critic, ranker, fuser, verifier, selector, refiner, scorer, …: for people
@@ -67,13 +74,16 @@ class Component:
     needs_candidates: ClassVar[bool] = False
     uses_model: ClassVar[bool] = True
     needs: ClassVar[frozenset[Capability]] = frozenset()
-    Config: ClassVar[type[ComponentConfig]] = ComponentConfig
+    Config: type[ConfigT] = cast("type[ConfigT]", ComponentConfig)
+    """The parameters' class; the default (no parameters) serves components that declare
+    none. Not a ClassVar only because a ClassVar cannot name the type variable."""
+    config: ConfigT
 
-    def __init__(self, config: ComponentConfig | None = None) -> None:
+    def __init__(self, config: ConfigT | None = None) -> None:
         self.config = config if config is not None else self.Config()
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> Component:
+    def from_params(cls, params: Mapping[str, Any]) -> Self:
         return cls(cls.Config(**params))
 
     def required_capabilities(self) -> frozenset[Capability]:
@@ -106,14 +116,17 @@ class SelectorConfig(ComponentConfig):
     """When used as a stage, how many of the best candidates stay in the pool."""
 
 
-class Selector(Component):
+SelectorConfigT = TypeVar("SelectorConfigT", bound=SelectorConfig)
+
+
+class Selector(Component[SelectorConfigT]):
     """Chooses among candidates. Deterministic; ties go to the lowest index unless stated."""
 
     kind = "selector"
     effect = Effect.SELECTS
     needs_candidates = True
     uses_model = False
-    Config: ClassVar[type[ComponentConfig]] = SelectorConfig
+    Config: type[SelectorConfigT] = cast("type[SelectorConfigT]", SelectorConfig)
 
     async def select(self, pool: tuple[Candidate, ...], ctx: ComponentContext) -> Selection:
         raise NotImplementedError
@@ -130,5 +143,4 @@ class Selector(Component):
                 if cid in by_id:
                     by_id[cid] = by_id[cid].with_scores(**{selection.score_name: value})
             ctx.remember(by_id.values())  # every candidate keeps its score, kept or not
-        keep = getattr(self.config, "keep", 1)
-        return state.with_pool(by_id[cid] for cid in order[:keep])
+        return state.with_pool(by_id[cid] for cid in order[:self.config.keep])

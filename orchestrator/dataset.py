@@ -69,9 +69,9 @@ def read_jsonl(path: str | Path) -> list[Item]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DatasetError(f"{path}:{line}: the file is not UTF-8 (byte {exc.start}); save it "
-                           "as UTF-8") from None
+        line_number = raw[: exc.start].count(b"\n") + 1
+        raise DatasetError(f"{path}:{line_number}: the file is not UTF-8 (byte {exc.start}); "
+                           "save it as UTF-8") from None
     items: list[Item] = []
     unknown: set[str] = set()
     for number, line in enumerate(text.splitlines(), start=1):

@@ -26,10 +26,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ttc.calls import ModelCall
+    from ttc.component import Component
     from ttc.dataset import Dataset
     from ttc.events import RunInfo, StageReport
     from ttc.pipeline_options import PipelineOptions
     from ttc.result import RunResult
+    from ttc.runtime import RuntimeType
+    from ttc.task_format import TaskFormat
 
 hookspec = pluggy.HookspecMarker("ttc")
 
@@ -45,7 +48,7 @@ commands, the lifecycle and recorded responses; 1.1: ``ttc_register_datasets``; 
 
 
 @hookspec
-def ttc_register_components(register: Callable[[type], None]) -> None:
+def ttc_register_components(register: Callable[[type[Component]], None]) -> None:
     """Register component classes: ``register(MyComponent)``.
 
     A component is a subclass of ``ttc.Component`` with a unique ``name``, a ``kind``, an
@@ -58,7 +61,7 @@ def ttc_register_components(register: Callable[[type], None]) -> None:
 
 
 @hookspec
-def ttc_register_runtimes(register: Callable[[type], None]) -> None:
+def ttc_register_runtimes(register: Callable[[type[RuntimeType]], None]) -> None:
     """Register runtime types: ``register(MyRuntime)``.
 
     A runtime type has a unique ``name``, an ``Options`` pydantic model (the ``options:`` of a
@@ -68,7 +71,7 @@ def ttc_register_runtimes(register: Callable[[type], None]) -> None:
 
 
 @hookspec
-def ttc_register_tasks(register: Callable[[type], None]) -> None:
+def ttc_register_tasks(register: Callable[[type[TaskFormat]], None]) -> None:
     """Register answer formats (a recipe's ``task:``): ``register(MyTaskFormat)``.
 
     A task format extracts the final answer from a completion and decides when two

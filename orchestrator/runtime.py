@@ -149,10 +149,19 @@ Message = Mapping[str, str]
 class Runtime(Protocol):
     """A model endpoint. Implementations live in plugins and are registered by name."""
 
-    name: str
-    model: str
-    capabilities: frozenset[Capability]
-    vocab_size: int | None
+    @property
+    def name(self) -> str:
+        """The runtime type's name (``local``, ``sglang``, …)."""
+        ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def capabilities(self) -> frozenset[Capability]: ...
+
+    @property
+    def vocab_size(self) -> int | None: ...
 
     async def render(
         self, messages: Sequence[Message], *, add_generation_prompt: bool = True
@@ -169,6 +178,23 @@ class Runtime(Protocol):
     async def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Detokenizer(Protocol):
+    """A runtime that turns token ids back into text (the local engine): what ``ttc serve``
+    needs for token texts and the UI for per-token views. Optional; check with
+    ``isinstance(runtime, Detokenizer)``."""
+
+    async def detokenize(self, ids: Sequence[int]) -> str: ...
+
+
+@runtime_checkable
+class CacheFlusher(Protocol):
+    """A runtime whose prefix cache can be emptied (the local engine, SGLang): benchmarks
+    and ``ttc serve``'s ``/flush_cache``. Optional; check with ``isinstance``."""
+
+    async def flush_cache(self) -> None: ...
 
 
 class RuntimeCallError(Exception):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,14 +29,23 @@ class TaskFormatConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
-class TaskFormat:
+TaskConfigT = TypeVar("TaskConfigT", bound=TaskFormatConfig)
+
+
+class TaskFormat(Generic[TaskConfigT]):
+    """An answer format, generic over its parameters like ``ttc.Component``:
+    ``class Boxed(TaskFormat[BoxedConfig])`` with ``Config = BoxedConfig``."""
+
     name: ClassVar[str]
-    Config: ClassVar[type[TaskFormatConfig]] = TaskFormatConfig
+    Config: type[TaskConfigT] = cast("type[TaskConfigT]", TaskFormatConfig)
+    """The parameters' class (the default has none); not a ClassVar only because a
+    ClassVar cannot name the type variable."""
+    config: TaskConfigT
     extracts_answers: ClassVar[bool] = True
     """False for a format that never extracts (``none``): a run's answer is then its
     winner's text; otherwise a run whose answer could not be extracted has none."""
 
-    def __init__(self, config: TaskFormatConfig | None = None) -> None:
+    def __init__(self, config: TaskConfigT | None = None) -> None:
         self.config = config if config is not None else self.Config()
 
     def extract(self, text: str) -> str | None:
@@ -92,7 +101,7 @@ class TaskFormat:
         return out
 
 
-class NoAnswer(TaskFormat):
+class NoAnswer(TaskFormat[TaskFormatConfig]):
     """The default when a recipe names no task: completions carry no extracted answer."""
 
     name = "none"

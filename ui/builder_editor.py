@@ -155,7 +155,7 @@ def render_models(data: dict[str, Any], registry: Registry) -> None:
                 _icon_button("close", _key("model", alias, "remove"), f"Remove model {alias}",
                              _remove_model, data, alias)
             runtime = spec.get("runtime")
-            options = list(runtimes)
+            options: list[str | None] = list(runtimes)
             if runtime not in options:
                 options.append(runtime)
             left, right = st.columns(2)
@@ -171,7 +171,7 @@ def render_models(data: dict[str, Any], registry: Registry) -> None:
                 _rebuild()
             if model != (spec.get("model") or ""):
                 spec["model"] = model
-            if chosen in registry.runtimes:
+            if chosen is not None and chosen in registry.runtimes:
                 options_values = _sub_dict(spec, "options")
                 with st.expander(f"{chosen} options"):
                     render_form(registry.runtime(chosen).Options, options_values,

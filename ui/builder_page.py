@@ -8,7 +8,7 @@ executed, and a file that is not a recipe shows the validator's messages.
 from __future__ import annotations
 
 from pathlib import PurePath
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 import yaml
@@ -215,7 +215,8 @@ def run_recipe(text: str, file_name: str, question: str, store: Any) -> None:
             line.caption(progress.describe())
 
         result = run_with_progress(pipeline, question, on_progress=show)
-        state = "complete" if result.status == "succeeded" else "error"
+        state: Literal["complete", "error"] = (
+            "complete" if result.status == "succeeded" else "error")
         status.update(label=f"Run {result.run_id}: {result.status}", state=state,
                       expanded=result.status != "succeeded")
     st.session_state[LAST_RUN_KEY] = {"run_id": result.run_id, "status": result.status,

@@ -12,7 +12,7 @@ import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +30,6 @@ METRICS = (
     Metric("KL(uniform‖p)", "kl_uniform", True,
            "KL from the uniform distribution: the per-token term of self-certainty"),
 )
-
-
-@runtime_checkable
-class Detokenizer(Protocol):
-    """A runtime that can turn token ids back into text (optional; the local engine can)."""
-
-    async def detokenize(self, ids: Sequence[int]) -> str: ...
 
 
 def metric_values(tokens: dict[str, Any] | None, metric: Metric) -> list[float] | None:

@@ -167,7 +167,7 @@ def question_of(task: Any) -> str:
 
 
 def _mark(correct: bool | None) -> str:
-    return {True: "✓ right", False: "✗ wrong"}.get(correct, "– not graded")
+    return {True: "✓ right", False: "✗ wrong", None: "– not graded"}[correct]
 
 
 def _scores(header: Any) -> None:

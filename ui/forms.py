@@ -99,15 +99,16 @@ def _spec(name: str, prop: dict[str, Any], definitions: dict[str, Any], default:
         nullable = len(rest) < len(options)
         prop = rest[0] if len(rest) == 1 else {"type": "yaml"}
     secret = prop.get("format") == "password" or bool(prop.get("writeOnly"))
-    bounds = {key: prop.get(schema_key) for key, schema_key in (
-        ("minimum", "minimum"), ("maximum", "maximum"),
-        ("exclusive_minimum", "exclusiveMinimum"), ("exclusive_maximum", "exclusiveMaximum"))}
     if "enum" in prop or "const" in prop:
         choices = tuple(prop.get("enum") or [prop["const"]])
         return FieldSpec(name, "choice", default, nullable, choices=choices, doc=doc)
-    kind: FieldKind = {"boolean": "bool", "integer": "int", "number": "float",
-                       "string": "text"}.get(prop.get("type", ""), "yaml")  # type: ignore[assignment]
-    return FieldSpec(name, kind, default, nullable, doc=doc, secret=secret, **bounds)
+    kinds: dict[str, FieldKind] = {"boolean": "bool", "integer": "int", "number": "float",
+                                   "string": "text"}
+    kind = kinds.get(prop.get("type", ""), "yaml")
+    return FieldSpec(name, kind, default, nullable, doc=doc, secret=secret,
+                     minimum=prop.get("minimum"), maximum=prop.get("maximum"),
+                     exclusive_minimum=prop.get("exclusiveMinimum"),
+                     exclusive_maximum=prop.get("exclusiveMaximum"))
 
 
 # --- widgets -----------------------------------------------------------------------------

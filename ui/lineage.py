@@ -113,15 +113,14 @@ def lineage_chart(lineage: Lineage, selected: str | None = None) -> alt.LayerCha
                   "selected": n.id == selected} for n in lineage.nodes]
     header_data = [{"x": i, "y": -1, "label": label} for i, label in enumerate(lineage.columns)]
     pick = alt.selection_point(name="node", fields=["id"], on="click", clear=False)
-    axis = {"axis": None}
     edges = alt.Chart(alt.Data(values=edge_data)).mark_rule().encode(
-        x=alt.X("x:Q", scale=x_scale, **axis), y=alt.Y("y:Q", scale=y_scale, **axis),
+        x=alt.X("x:Q", scale=x_scale, axis=None), y=alt.Y("y:Q", scale=y_scale, axis=None),
         x2="x2:Q", y2="y2:Q",
         color=alt.condition("datum.winner_path", alt.value(COLORS[ANCESTOR]),
                             alt.value("#c5ccd3")),
         strokeWidth=alt.condition("datum.winner_path", alt.value(3), alt.value(1.2)))
     nodes = alt.Chart(alt.Data(values=node_data)).mark_circle(opacity=1).encode(
-        x=alt.X("x:Q", scale=x_scale, **axis), y=alt.Y("y:Q", scale=y_scale, **axis),
+        x=alt.X("x:Q", scale=x_scale, axis=None), y=alt.Y("y:Q", scale=y_scale, axis=None),
         color=alt.Color("role:N", scale=alt.Scale(domain=list(COLORS),
                                                   range=list(COLORS.values())),
                         legend=alt.Legend(title=None, orient="bottom")),
@@ -131,11 +130,11 @@ def lineage_chart(lineage: Lineage, selected: str | None = None) -> alt.LayerCha
         tooltip=["id:N", "stage:N", "component:N", "answer:N", "scores:N", "critiques:Q"],
     ).add_params(pick)
     labels = alt.Chart(alt.Data(values=node_data)).mark_text(dy=-18, fontSize=11).encode(
-        x=alt.X("x:Q", scale=x_scale, **axis), y=alt.Y("y:Q", scale=y_scale, **axis),
+        x=alt.X("x:Q", scale=x_scale, axis=None), y=alt.Y("y:Q", scale=y_scale, axis=None),
         text="answer:N")
     headers = alt.Chart(alt.Data(values=header_data)).mark_text(
         fontWeight="bold", fontSize=12).encode(
-        x=alt.X("x:Q", scale=x_scale, **axis), y=alt.Y("y:Q", scale=y_scale, **axis),
+        x=alt.X("x:Q", scale=x_scale, axis=None), y=alt.Y("y:Q", scale=y_scale, axis=None),
         text="label:N")
     return (edges + nodes + labels + headers).properties(height=height).configure_view(
         strokeWidth=0)

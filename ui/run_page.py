@@ -12,6 +12,7 @@ import streamlit as st
 
 from ttc import Pipeline
 from ttc.background_loop import run_sync
+from ttc.runtime import Detokenizer
 from ttc.storage import RunNotFound, RunStore
 from ttc.ui import certainty as cert
 from ttc.ui.ledger import ledger_rows
@@ -249,11 +250,11 @@ def _decode(run: Any, candidate: Any) -> list[str] | None:
         binding = pipeline.plan.models.get(candidate.model)
         if binding is None:
             return None
-        if not issubclass(pipeline.host.registry.runtime(binding.runtime), cert.Detokenizer):
+        if not issubclass(pipeline.host.registry.runtime(binding.runtime), Detokenizer):
             return None
         with st.spinner(f"Opening the {binding.runtime} runtime to decode tokens…"):
             runtime = pipeline.runtime(candidate.model)
-            if not isinstance(runtime, cert.Detokenizer):
+            if not isinstance(runtime, Detokenizer):
                 return None
             return cert.token_pieces(lambda part: run_sync(runtime.detokenize(part)), ids)
     except Exception as exc:  # a recipe or runtime that cannot open: show ids instead

@@ -26,6 +26,7 @@ from ttc.cli.render import (
 )
 from ttc.errors import RecipeError, TTCError, UsageError
 from ttc.plugin_system import default_host
+from ttc.result import RunResult
 from ttc.secrets import MaskingFilter, SecretMask, environment_secrets
 
 app = typer.Typer(
@@ -111,7 +112,7 @@ def run(
     mask = SecretMask.for_data(pipeline.plan.data)  # a server may echo the key in its error
     results = [r if r.error is None else dataclasses.replace(r, error=mask.text(r.error))
                for r in results]
-    baseline_results = [None] * len(results)
+    baseline_results: list[RunResult | None] = [None] * len(results)
     if against is not None:
         base_mask = SecretMask.for_data(against.plan.data)
         baseline_results = [

@@ -43,7 +43,7 @@ def commands_of(host: PluginHost, name: str) -> list[str]:
     except Exception as exc:  # reported by the host when the real command line is built
         return [f"(failed: {type(exc).__name__})"]
     names = [c.name or _command_name(c.callback) for c in cli.registered_commands]
-    names += [g.name or getattr(g.typer_instance.info, "name", None) or "?"
+    names += [g.name or (g.typer_instance and g.typer_instance.info.name) or "?"
               for g in cli.registered_groups]
     return sorted(n for n in names if n)
 

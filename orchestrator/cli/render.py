@@ -70,7 +70,7 @@ def print_versus(console: Console, rows: list[tuple[RunResult, bool | None]]) ->
                   title=f"on: {' '.join(rows[0][0].task.question.split())[:90]}")
     for result, correct in rows:
         total = result.ledger.total
-        mark = {True: "[green]✓[/]", False: "[red]✗[/]"}.get(correct, "–")
+        mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: "–"}[correct]
         table.add_row(result.recipe_name, str(result.answer), mark,
                       str(total.completion_tokens), str(total.prompt_tokens), str(total.calls))
     console.print(table)

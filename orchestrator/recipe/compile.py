@@ -531,7 +531,8 @@ class RecipeCompiler:
         return has_candidates
 
     def _pydantic_issues(
-        self, exc: pydantic.ValidationError, path: Path, owner: str, model: type
+        self, exc: pydantic.ValidationError, path: Path, owner: str,
+        model: type[pydantic.BaseModel]
     ) -> None:
         for error in exc.errors():
             loc = tuple(p for p in error["loc"] if isinstance(p, (str, int)))

@@ -99,12 +99,11 @@ def recipe_reference(registry: Registry) -> str:
             "",
         ]
     out += ["## Runtimes", ""]
-    for name, entry in sorted(registry.runtimes.items()):
-        cls = entry.obj
-        out += [f"### `{name}`", "", _first_line(cls), "", *_fields(cls.Options),
-                *_retired(cls.Options), ""]
+    for name, runtime in sorted(registry.runtimes.items()):
+        options = runtime.obj.Options
+        out += [f"### `{name}`", "", _first_line(runtime.obj), "", *_fields(options),
+                *_retired(options), ""]
     out += ["## Task formats", ""]
-    for name, entry in sorted(registry.tasks.items()):
-        cls = entry.obj
-        out += [f"### `{name}`", "", _first_line(cls), "", *_fields(cls.Config), ""]
+    for name, task in sorted(registry.tasks.items()):
+        out += [f"### `{name}`", "", _first_line(task.obj), "", *_fields(task.obj.Config), ""]
     return "\n".join(out).rstrip() + "\n"

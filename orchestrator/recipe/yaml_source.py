@@ -84,7 +84,7 @@ class _BoundedLoader(yaml.SafeLoader):
         """(values, characters) of each finished node with aliases expanded: an alias
         re-uses its anchor's (a cycle's unfinished anchor counts as one, empty)."""
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         mark = self.peek_event().start_mark
         if self.check_event(yaml.AliasEvent):
             return super().compose_node(parent, index)  # sized by its parent, below
@@ -97,6 +97,8 @@ class _BoundedLoader(yaml.SafeLoader):
             raise _TooLarge(f"the recipe has more than {MAX_NODES:,} values", _FIX_LIMIT, mark)
         node = super().compose_node(parent, index)
         self.depth -= 1
+        if node is None:  # PyYAML's type; its composer makes a node for every value
+            return None
         size, chars = 1, len(node.value) if isinstance(node, yaml.ScalarNode) else 0
         for child in _children(node):
             child_size, child_chars = self.sizes.get(id(child), (1, 0))
@@ -122,9 +124,10 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 def _compose(text: str, source: str) -> yaml.Node | None:
     if len(text) > MAX_CHARS:
-        line = text.count("\n", 0, MAX_CHARS) + 1
+        last_line = text.count("\n", 0, MAX_CHARS) + 1
         raise RecipeError([RecipeIssue(
-            f"the recipe is longer than {MAX_CHARS:,} characters", _FIX_LIMIT, source, line, 1)])
+            f"the recipe is longer than {MAX_CHARS:,} characters", _FIX_LIMIT, source,
+            last_line, 1)])
     loader = _BoundedLoader(text)
     try:
         return loader.get_single_node()
@@ -231,8 +234,9 @@ def _build(
 def _check_tag(node: yaml.Node, path: Path, positions: Positions) -> None:
     """Only plain YAML values: ``!!python/object``, ``!!binary``, ``!custom`` and the like
     are refused, never silently read as something else."""
-    expected = {yaml.MappingNode: {f"{_CORE}map"}, yaml.SequenceNode: {f"{_CORE}seq"}}.get(
-        type(node), _SCALAR_TAGS | _TEXT_TAGS)
+    collections: dict[type[yaml.Node], set[str]] = {
+        yaml.MappingNode: {f"{_CORE}map"}, yaml.SequenceNode: {f"{_CORE}seq"}}
+    expected = collections.get(type(node), _SCALAR_TAGS | _TEXT_TAGS)
     if node.tag in expected:
         return
     shown = node.tag.replace(_CORE, "!!", 1) if node.tag.startswith(_CORE) else node.tag

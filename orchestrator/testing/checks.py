@@ -195,7 +195,7 @@ def check_component(
     if sorted(c.fingerprint for c in first.calls) != sorted(c.fingerprint for c in second.calls):
         problems.append("two runs with the same seed made different model calls")
     _fail_if(subject, problems)
-    if issubclass(cls, Selector) and order_invariant and len(state.pool) > 1:
+    if isinstance(instance, Selector) and order_invariant and len(state.pool) > 1:
         check_order_invariance(instance, state, make_runtime=make_runtime, fmt=fmt, seed=seed)
     return first
 
@@ -284,8 +284,9 @@ def check_plugin(plugin: object, name: str = "plugin-under-test") -> dict[str, l
     from ttc.plugin_system import REGISTRATION_HOOKS, PluginHost, PluginInfo
 
     host = PluginHost(load_entry_points=False)
-    if host.pm.is_registered(plugin):  # a built-in module: check it on its own
-        host.unregister(host.pm.get_name(plugin))
+    registered_as = host.pm.get_name(plugin)
+    if registered_as is not None:  # a built-in module: check it on its own
+        host.unregister(registered_as)
     loaded = host._add(plugin, PluginInfo(name, "runtime", None, None))
     problems = [p for info in host.plugins() if info.name == name for p in info.problems]
     _fail_if(f"plugin {name!r}", problems or ([] if loaded else ["it was not loaded"]))

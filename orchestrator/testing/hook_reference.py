@@ -21,7 +21,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from ttc import hookspecs
 
@@ -67,7 +67,8 @@ def _doc_of_version(source: str) -> str:
 
 def _sections(source: str) -> Iterator[tuple[str, list[str]]]:
     """Hooks in file order, under the ``# --- section ---`` comment above them."""
-    section, hooks = "hooks", []
+    section = "hooks"
+    hooks: list[str] = []
     for line in source.splitlines():
         heading = re.match(r"# --- (.+?) -+$", line)
         if heading:
@@ -128,7 +129,7 @@ def _collect(annotation: str, names: dict[str, Any], payloads: list[type], depth
             _collect(field_type, {**module, **names}, payloads, depth - 1)
 
 
-def _is_payload(cls: Any) -> bool:
+def _is_payload(cls: Any) -> TypeGuard[type[Any]]:
     return (isinstance(cls, type) and dataclasses.is_dataclass(cls)
             and cls.__module__.startswith("ttc."))
 

@@ -87,7 +87,7 @@ def convert(config: Mapping[str, Any], *, runtime: str | None = None,
             kind = str(component["type"])
             if kind not in PARAMS:
                 if component.get("custom") and kind in components:
-                    entry: dict[str, Any] | None = {"use": kind}
+                    entry: dict[str, Any] = {"use": kind}
                     out.warnings.append(f"{where}: custom component {kind!r} is used by name; "
                                         "its parameters are not translated")
                 else:

@@ -16,6 +16,7 @@ from ttc.plugins.controllers.sampling_window import (
     prompt_of,
     with_budget,
 )
+from ttc.registry import RegisterComponent
 from ttc.state import State
 
 
@@ -38,7 +39,7 @@ class AdaptiveConfig(ControllerSampling):
     """At most this many samples in all."""
 
 
-class AdaptiveSC(Component):
+class AdaptiveSC(Component[AdaptiveConfig]):
     """Adaptive-consistency: sample in batches until a Beta posterior on the leader passes C."""
 
     name = "adaptive_sc"
@@ -47,7 +48,7 @@ class AdaptiveSC(Component):
     Config = AdaptiveConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: AdaptiveConfig = self.config  # type: ignore[assignment]
+        config = self.config
         prompt = await prompt_of(state, ctx, config)
         pool: list = []
         reason, window, confidence = "budget", 0, 0.0
@@ -64,5 +65,5 @@ class AdaptiveSC(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(AdaptiveSC)

@@ -34,6 +34,7 @@ from ttc.plugins.controllers.sampling_window import (
     request,
     with_budget,
 )
+from ttc.registry import RegisterComponent
 from ttc.runtime import Capability, Completion
 from ttc.state import State
 
@@ -116,8 +117,8 @@ def set_cover_keep(token_sets: Sequence[frozenset[int]], confidences: Sequence[f
     left = [i for i in range(len(token_sets)) if i not in set(kept)]
     need = coverage * len(universe)
     while left and (len(covered) < need - 1e-9 or len(kept) < min_keep):
-        best = max(left, key=lambda i, seen=frozenset(covered): (
-            len(token_sets[i] - seen) * (EPSILON + math.exp(confidences[i])),
+        best = max(left, key=lambda i: (
+            len(token_sets[i] - covered) * (EPSILON + math.exp(confidences[i])),
             confidences[i], -i))
         left.remove(best)
         kept.append(best)
@@ -125,7 +126,7 @@ def set_cover_keep(token_sets: Sequence[frozenset[int]], confidences: Sequence[f
     return kept
 
 
-class ConfidencePruning(Component):
+class ConfidencePruning(Component[ConfidencePruningConfig]):
     """Set-cover pruning: n hypotheses advance T tokens at a time; between chunks, keep the
     most confident ones that cover the union of their tokens and drop the rest."""
 
@@ -136,7 +137,7 @@ class ConfidencePruning(Component):
     needs = frozenset({Capability.LOGPROBS})
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: ConfidencePruningConfig = self.config  # type: ignore[assignment]
+        config = self.config
         prompt = await prompt_of(state, ctx, config)
         first_seed = ctx.seed("chunk", 0)
         hyps = [Hypothesis(i, first_seed) for i in range(config.n)]
@@ -225,5 +226,5 @@ class ConfidencePruning(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(ConfidencePruning)

@@ -13,6 +13,7 @@ from ttc.plugins.controllers.sampling_window import (
     prompt_of,
     with_budget,
 )
+from ttc.registry import RegisterComponent
 from ttc.state import State
 
 
@@ -29,7 +30,7 @@ class EarlyStoppingConfig(ControllerSampling):
         return self
 
 
-class EarlyStoppingSC(Component):
+class EarlyStoppingSC(Component[EarlyStoppingConfig]):
     """Early-stopping self-consistency: windows of w samples until one window is unanimous."""
 
     name = "early_stopping_sc"
@@ -38,7 +39,7 @@ class EarlyStoppingSC(Component):
     Config = EarlyStoppingConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: EarlyStoppingConfig = self.config  # type: ignore[assignment]
+        config = self.config
         prompt = await prompt_of(state, ctx, config)
         pool: list = []
         reason, window = "budget", 0
@@ -55,5 +56,5 @@ class EarlyStoppingSC(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(EarlyStoppingSC)

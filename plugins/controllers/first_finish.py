@@ -16,6 +16,7 @@ from ttc.plugins.controllers.sampling_window import (
     request,
     with_budget,
 )
+from ttc.registry import RegisterComponent
 from ttc.runtime import Capability, Completion
 from ttc.state import State
 
@@ -33,7 +34,7 @@ class FirstFinishConfig(ControllerSampling):
         return self
 
 
-class FirstFinish(Component):
+class FirstFinish(Component[FirstFinishConfig]):
     """First-finish search: n samples race, the first m to finish are kept, the rest cancelled.
 
     Without cancellation on the runtime, all n are drawn in one batch and the m shortest
@@ -56,7 +57,7 @@ class FirstFinish(Component):
     Config = FirstFinishConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: FirstFinishConfig = self.config  # type: ignore[assignment]
+        config = self.config
         prompt = await prompt_of(state, ctx, config)
         if Capability.CANCEL not in ctx.runtime().capabilities:
             drawn = await draw_window(ctx, prompt, config, 0, config.n, 0)
@@ -103,5 +104,5 @@ def _finishers(tasks: list[asyncio.Task]) -> list[tuple[int, int, Completion]]:
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(FirstFinish)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import Field
@@ -25,6 +26,7 @@ from ttc.plugins.structured.ask import (
     constrained,
     record_parse_failure,
 )
+from ttc.registry import RegisterComponent
 from ttc.state import State
 
 SAMPLE_SEPARATOR = "\n\n"
@@ -50,7 +52,7 @@ class CriticConfig(ComponentConfig):
     for a candidate is left out (and recorded)."""
 
 
-class Critic(Component):
+class Critic(Component[CriticConfig]):
     """Critic: writes strengths and weaknesses of each candidate onto that candidate."""
 
     name = "critic"
@@ -60,7 +62,7 @@ class Critic(Component):
     Config = CriticConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: CriticConfig = self.config  # type: ignore[assignment]
+        config = self.config
         if not state.pool:
             return state
         question = state.task.question
@@ -76,10 +78,11 @@ class Critic(Component):
                 else c for i, c in enumerate(state.pool, 1)]
         return state.with_pool(pool)
 
-    async def _sample(self, state: State, ctx: ComponentContext, question: str, sample: int):
+    async def _sample(self, state: State, ctx: ComponentContext, question: str, sample: int
+                      ) -> tuple[dict[int, str], Callable[[State], State]]:
         """Critique sample ``sample`` of every candidate: (critiques by 1-based index, a
         function that records this sample's parse failures on a state)."""
-        config: CriticConfig = self.config  # type: ignore[assignment]
+        config = self.config
         pool = state.pool
         suffix = () if sample == 0 else ("sample", sample)  # sample 0 keeps samples=1 seeds
         what = "critique" if sample == 0 else f"critique (sample {sample})"
@@ -109,7 +112,7 @@ class Critic(Component):
 
     async def _ask_one(self, ctx: ComponentContext, question: str, text: str,
                        cid: str, suffix: tuple = ()) -> Reply[str]:
-        config: CriticConfig = self.config  # type: ignore[assignment]
+        config = self.config
         prompt = await ctx.render([{"role": "user", "content": prompts.one_prompt(question, text)}])
         schema = None
         if constrained(ctx):
@@ -122,7 +125,7 @@ class Critic(Component):
 
     async def _ask_list(self, ctx: ComponentContext, question: str,
                         texts: list[str], suffix: tuple = ()) -> Reply[dict[int, str]]:
-        config: CriticConfig = self.config  # type: ignore[assignment]
+        config = self.config
         n = len(texts)
         prompt = await ctx.render([{"role": "user",
                                     "content": prompts.list_prompt(question, texts)}])
@@ -157,5 +160,5 @@ def _one(reply: str, as_json: bool) -> str | None:
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(Critic)

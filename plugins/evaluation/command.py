@@ -229,7 +229,7 @@ def show_command(
         _print_scores([summary])
     table = Table("item", "run", "reference", "answer", "right", "tokens", "status")
     for r in items:
-        mark = {True: "[green]✓[/]", False: "[red]✗[/]"}.get(r.correct, "–")
+        mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: "–"}[r.correct]
         table.add_row(r.item_id, r.run_id, str(r.reference), str(r.answer), mark,
                       str((r.prompt_tokens or 0) + (r.completion_tokens or 0)), r.status)
     out.print(table)
@@ -329,6 +329,6 @@ def datasets_command(as_json: JsonOption = False) -> None:
         return
     table = Table("data set", "items", "graded as", "what it measures")
     for row in rows:
-        table.add_row(row["name"], str(row["items"] or "?"), str(row["format"] or "per item"),
-                      row["description"])
+        table.add_row(str(row["name"]), str(row["items"] or "?"),
+                      str(row["format"] or "per item"), str(row["description"]))
     out.print(table)

@@ -62,8 +62,8 @@ def scaling_chart(curves: Sequence[ScalingCurve], points: Sequence[EvalSummary] 
     dash = alt.condition("datum.oracle", alt.value([6, 4]), alt.value([1, 0]))
     color = alt.Color("line:N", title=None,
                       legend=alt.Legend(orient="bottom", columns=2, labelLimit=0))
-    tooltip = ["line:N", "n:Q", alt.Tooltip("accuracy:Q", format=".1%"),
-               alt.Tooltip("tokens:Q", format=",.0f")]
+    tooltip: list[str | alt.Tooltip] = ["line:N", "n:Q", alt.Tooltip("accuracy:Q", format=".1%"),
+                                        alt.Tooltip("tokens:Q", format=",.0f")]
 
     def panel(x: Any, title: str) -> Any:
         base = alt.Chart(data).encode(x=x, color=color, tooltip=tooltip)

@@ -25,7 +25,8 @@ def parse_selector(spec: str, registry: Registry) -> SelectorSpec:
     name, _, rest = spec.partition(":")
     name = name.strip()
     entry = registry.components.get(name)
-    if entry is None or not issubclass(entry.obj, Selector):
+    cls = entry.obj if entry is not None else None
+    if cls is None or not issubclass(cls, Selector):
         selectors = [n for n, e in registry.components.items() if issubclass(e.obj, Selector)]
         hint = did_you_mean(name, selectors) or f"selectors: {', '.join(sorted(selectors))}"
         raise UsageError(f"{name!r} is not a selector; {hint}")
@@ -36,9 +37,9 @@ def parse_selector(spec: str, registry: Registry) -> SelectorSpec:
             raise UsageError(f"selector {spec!r}: write parameters as name=value, not {part!r}")
         params[key.strip()] = yaml.safe_load(value) if value.strip() else ""
     try:
-        selector = entry.obj.from_params(params)
+        selector = cls.from_params(params)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                              for e in exc.errors())
         raise UsageError(f"selector {spec!r}: {problems}") from None
-    return SelectorSpec(spec.strip(), selector)  # type: ignore[arg-type]
+    return SelectorSpec(spec.strip(), selector)

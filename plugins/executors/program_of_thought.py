@@ -25,6 +25,7 @@ from ttc.plugin_system import hookimpl
 from ttc.plugins.sandbox.code_blocks import extract_code
 from ttc.plugins.sandbox.limits import Isolation, SandboxLimits
 from ttc.plugins.sandbox.run import SandboxResult, run_python
+from ttc.registry import RegisterComponent
 from ttc.state import State
 
 SCORE = "executed"
@@ -59,7 +60,7 @@ def program_text(text: str) -> str:
     return _OPENING_FENCE.sub("", text, count=1) if text.lstrip().startswith("```") else text
 
 
-class ProgramOfThought(Component):
+class ProgramOfThought(Component[ProgramOfThoughtConfig]):
     """Runs each candidate's program in the sandbox; what it prints becomes the answer."""
 
     name = "program_of_thought"
@@ -70,7 +71,7 @@ class ProgramOfThought(Component):
     Config = ProgramOfThoughtConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: ProgramOfThoughtConfig = self.config  # type: ignore[assignment]
+        config = self.config
         limits = SandboxLimits(timeout_s=config.timeout_s, cpu_s=config.cpu_s,
                                memory_mb=config.memory_mb, isolation=config.isolation)
         programs = {c.id: program_text(c.text) for c in state.pool}
@@ -106,5 +107,5 @@ class ProgramOfThought(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(ProgramOfThought)

@@ -25,6 +25,7 @@ from ttc.plugin_system import hookimpl
 from ttc.plugins.critics.critique import critique_of
 from ttc.plugins.prompts import fuser as prompts
 from ttc.plugins.selectors.similarity import chrf_matrix, ngram_f1_matrix, rouge_l_matrix
+from ttc.registry import RegisterComponent
 from ttc.runtime import Capability, GenerateRequest, SamplingParams
 from ttc.state import State
 
@@ -75,7 +76,7 @@ def similar_subset(scores: Sequence[float], k: int) -> list[int]:
     return sorted(best)
 
 
-class Fuser(Component):
+class Fuser(Component[FuserConfig]):
     """Fuser: synthesises one better response from the pool (and its critiques)."""
 
     name = "fuser"
@@ -86,12 +87,12 @@ class Fuser(Component):
 
     def required_capabilities(self) -> frozenset[Capability]:
         """``length_control`` counts the inputs' tokens with the fuser model's tokenizer."""
-        if self.config.length_control:  # type: ignore[attr-defined]
+        if self.config.length_control:
             return self.needs | {Capability.TOKENIZE}
         return self.needs
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: FuserConfig = self.config  # type: ignore[assignment]
+        config = self.config
         pool = state.pool
         if not pool:
             return state
@@ -122,7 +123,7 @@ class Fuser(Component):
         ctx.remember(scored)
         return tuple(scored[i] for i in similar_subset(scores, k))
 
-    async def _longest(self, pool, ctx: ComponentContext) -> int:
+    async def _longest(self, pool: Sequence[Candidate], ctx: ComponentContext) -> int:
         """Tokens of the longest input, counted with the fuser's own tokenizer (inputs may
         come from other models)."""
         runtime = ctx.runtime()
@@ -130,5 +131,5 @@ class Fuser(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(Fuser)

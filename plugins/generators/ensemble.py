@@ -8,6 +8,7 @@ from pydantic import Field
 from ttc.component import Component, ComponentConfig, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
+from ttc.registry import RegisterComponent
 from ttc.runtime import GenerateRequest, SamplingParams
 from ttc.state import State
 
@@ -29,7 +30,7 @@ class GeneratorConfig(ComponentConfig):
     """Strings that end a completion (not included in its text)."""
 
 
-class Generator(Component):
+class Generator(Component[GeneratorConfig]):
     """Archon generator: `samples` completions from one model; several entries in one stage
     form an ensemble."""
 
@@ -39,7 +40,7 @@ class Generator(Component):
     Config = GeneratorConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: GeneratorConfig = self.config  # type: ignore[assignment]
+        config = self.config
         messages = state.task.as_messages()
         if config.system:
             messages = [{"role": "system", "content": config.system}, *messages]
@@ -59,5 +60,5 @@ class Generator(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(Generator)

@@ -7,6 +7,7 @@ from pydantic import Field
 from ttc.component import Component, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
+from ttc.registry import RegisterComponent
 from ttc.sampling_config import SamplingConfig
 from ttc.state import State
 
@@ -18,7 +19,7 @@ class SampleConfig(SamplingConfig):
     """Add one greedy sample to the n (docs/methods.md G1, hedged sampling)."""
 
 
-class Sample(Component):
+class Sample(Component[SampleConfig]):
     """Draws n completions of the task's prompt; the n share one prefill."""
 
     name = "sample"
@@ -27,7 +28,7 @@ class Sample(Component):
     Config = SampleConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: SampleConfig = self.config  # type: ignore[assignment]
+        config = self.config
         prompt = await config.prompt(state, ctx)
         seed = ctx.seed("sample")
         completions = await ctx.generate(config.request(prompt, n=config.n, seed=seed))
@@ -43,5 +44,5 @@ class Sample(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(Sample)

@@ -20,7 +20,8 @@ from ttc.plugin_system import hookimpl
 from ttc.plugins.critics.critique import critique_of
 from ttc.plugins.prompts import ranker as prompts
 from ttc.plugins.rankers.ranking_parse import parse_choice, parse_ranking
-from ttc.plugins.structured.ask import RETRIES_RENAMED, ask, record_parse_failure
+from ttc.plugins.structured.ask import RETRIES_RENAMED, Reply, ask, record_parse_failure
+from ttc.registry import RegisterComponent
 from ttc.state import State
 
 SCORE = "ranker"
@@ -46,7 +47,7 @@ class RankerConfig(ComponentConfig):
     renamed = RETRIES_RENAMED
 
 
-class Ranker(Component):
+class Ranker(Component[RankerConfig]):
     """Ranker: orders candidates with the model (listwise or pairwise) and keeps top_k."""
 
     name = "ranker"
@@ -56,7 +57,7 @@ class Ranker(Component):
     Config = RankerConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: RankerConfig = self.config  # type: ignore[assignment]
+        config = self.config
         pool = state.pool
         if not pool:
             return state
@@ -75,7 +76,7 @@ class Ranker(Component):
 
     async def _listwise(self, state: State, ctx: ComponentContext,
                         critiques: list[str | None] | None) -> tuple[list[int], State]:
-        config: RankerConfig = self.config  # type: ignore[assignment]
+        config = self.config
         n = len(state.pool)
         content = prompts.list_prompt(state.task.question, [c.text for c in state.pool],
                                       critiques)
@@ -89,7 +90,7 @@ class Ranker(Component):
 
     async def _pairwise(self, state: State, ctx: ComponentContext,
                         critiques: list[str | None] | None) -> tuple[list[int], State]:
-        config: RankerConfig = self.config  # type: ignore[assignment]
+        config = self.config
         pool = state.pool
         pairs = list(itertools.combinations(range(len(pool)), 2))
         if config.both_orders:
@@ -112,8 +113,8 @@ class Ranker(Component):
         return [k + 1 for k in order], state
 
     async def _compare(self, ctx: ComponentContext, question: str, a: Candidate, b: Candidate,
-                       critiques: list[str | None] | None, i: int, j: int):
-        config: RankerConfig = self.config  # type: ignore[assignment]
+                       critiques: list[str | None] | None, i: int, j: int) -> Reply[str]:
+        config = self.config
         content = prompts.pair_prompt(question, a.text, b.text,
                                       critiques[i] if critiques else None,
                                       critiques[j] if critiques else None)
@@ -124,5 +125,5 @@ class Ranker(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(Ranker)

@@ -22,6 +22,7 @@ from ttc.plugins.prompts import self_eval as self_eval_prompts
 from ttc.plugins.prompts import verifier as verifier_prompts
 from ttc.plugins.structured.ask import Reply, record_parse_failure
 from ttc.plugins.verifiers.yes_no_probability import yes_probabilities
+from ttc.registry import RegisterComponent
 from ttc.runtime import GenerateRequest, SamplingParams
 from ttc.state import State
 
@@ -44,7 +45,7 @@ class IADConfig(ComponentConfig):
     """The most tokens one call may generate."""
 
 
-class IAD(Component):
+class IAD(Component[IADConfig]):
     """Iterative Agent Decoding: verifier-scored refinement that keeps the best so far."""
 
     name = "iad"
@@ -53,7 +54,7 @@ class IAD(Component):
     Config = IADConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: IADConfig = self.config  # type: ignore[assignment]
+        config = self.config
         question = state.task.question
         pool = list(state.pool)
         trace = list(state.artifacts.get(TRACE, ()))
@@ -80,7 +81,7 @@ class IAD(Component):
 
     async def _sample(self, ctx: ComponentContext, prompt: str, key: object,
                       parents: tuple[str, ...]) -> list[Candidate]:
-        config: IADConfig = self.config  # type: ignore[assignment]
+        config = self.config
         seed = ctx.seed("iad", key)
         completions = await ctx.generate(GenerateRequest(
             prompt=prompt, n=config.m,
@@ -92,7 +93,7 @@ class IAD(Component):
     async def _score(self, state: State, ctx: ComponentContext,
                      pool: list[Candidate]) -> tuple[list[Candidate], State]:
         """Score the candidates that have no score yet (scores are never recomputed)."""
-        config: IADConfig = self.config  # type: ignore[assignment]
+        config = self.config
         todo = [c for c in pool if config.verifier not in c.scores]
         messages = state.task.as_messages()
         rendered = []
@@ -116,7 +117,7 @@ class IAD(Component):
         return [scored.get(c.id, c) for c in pool], state
 
     def _value(self, candidate: Candidate) -> float:
-        config: IADConfig = self.config  # type: ignore[assignment]
+        config = self.config
         return candidate.scores.get(config.verifier, UNSCORED)
 
     def _best(self, pool: list[Candidate], m: int) -> list[Candidate]:
@@ -125,5 +126,5 @@ class IAD(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(IAD)

@@ -21,7 +21,14 @@ from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
 from ttc.plugins.prompts import refine as prompts
 from ttc.plugins.refiners.lineage import ancestors
-from ttc.plugins.structured.ask import RETRIES_RENAMED, ask, constrained, record_parse_failure
+from ttc.plugins.structured.ask import (
+    RETRIES_RENAMED,
+    Reply,
+    ask,
+    constrained,
+    record_parse_failure,
+)
+from ttc.registry import RegisterComponent
 from ttc.runtime import GenerateRequest, SamplingParams
 from ttc.state import State
 
@@ -66,7 +73,7 @@ class SelfRefineConfig(ComponentConfig):
     renamed = RETRIES_RENAMED
 
 
-class SelfRefine(Component):
+class SelfRefine(Component[SelfRefineConfig]):
     """Self-Refine: feedback then revision of each candidate until the feedback says done."""
 
     name = "self_refine"
@@ -86,10 +93,11 @@ class SelfRefine(Component):
                                              candidate.id)
         return state.with_pool(pool).with_done(all_done)
 
-    async def _refine(self, state: State, ctx: ComponentContext, current: Candidate):
-        config: SelfRefineConfig = self.config  # type: ignore[assignment]
+    async def _refine(self, state: State, ctx: ComponentContext, current: Candidate
+                      ) -> tuple[Candidate, bool, list[Reply[tuple[bool, str]]]]:
+        config = self.config
         question = state.task.question
-        failures = []
+        failures: list[Reply[tuple[bool, str]]] = []
         root = current.id
         for t in range(1, config.iterations + 1):
             prompt = await ctx.render([{"role": "user", "content": prompts.feedback_prompt(
@@ -125,5 +133,5 @@ class SelfRefine(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(SelfRefine)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from ttc.candidate import Candidate
 from ttc.component import Component, ComponentConfig, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
 from ttc.plugins.prompts import refine as prompts
 from ttc.plugins.selectors.inverse_entropy_vote import MIN_ENTROPY, topk_entropy_bits
+from ttc.registry import RegisterComponent
 from ttc.runtime import Capability, GenerateRequest, SamplingParams
 from ttc.state import State
 
@@ -32,7 +34,7 @@ class SequentialRefineConfig(ComponentConfig):
     """Tokens per chain (the same as each of n parallel chains)."""
 
 
-class SequentialRefine(Component):
+class SequentialRefine(Component[SequentialRefineConfig]):
     """Sequential refinement: chain i sees chains 1..i−1; scored by inverse entropy."""
 
     name = "sequential_refine"
@@ -42,8 +44,8 @@ class SequentialRefine(Component):
     Config = SequentialRefineConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: SequentialRefineConfig = self.config  # type: ignore[assignment]
-        chains = []
+        config = self.config
+        chains: list[Candidate] = []
         for i in range(config.n):
             if i == 0:
                 prompt = await ctx.render(state.task.as_messages())
@@ -63,5 +65,5 @@ class SequentialRefine(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(SequentialRefine)

@@ -18,6 +18,7 @@ from ttc.candidate import Candidate
 from ttc.component import Component, ComponentConfig, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
+from ttc.registry import RegisterComponent
 from ttc.runtime import GenerateRequest, SamplingParams
 from ttc.state import State
 
@@ -35,7 +36,7 @@ class WaitConfig(ComponentConfig):
     """Sampling temperature; 0 is greedy decoding."""
 
 
-class WaitContinuation(Component):
+class WaitContinuation(Component[WaitConfig]):
     """"Wait" continuation: appends a cue to each answer and continues generating."""
 
     name = "wait_continuation"
@@ -51,7 +52,7 @@ class WaitContinuation(Component):
 
     async def _continue(self, ctx: ComponentContext, prompt: str,
                         original: Candidate) -> Candidate:
-        config: WaitConfig = self.config  # type: ignore[assignment]
+        config = self.config
         text = original.text
         finish = None
         seed = ctx.seed("wait", original.id)
@@ -69,5 +70,5 @@ class WaitContinuation(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(WaitContinuation)

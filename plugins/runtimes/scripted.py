@@ -17,6 +17,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from ttc.plugin_system import hookimpl
+from ttc.registry import RegisterRuntime
 from ttc.runtime import (
     Capability,
     Completion,
@@ -225,5 +226,5 @@ def _apply_stop(text: str, stop: Sequence[str]) -> tuple[str, str, str | None]:
 
 
 @hookimpl
-def ttc_register_runtimes(register) -> None:
+def ttc_register_runtimes(register: RegisterRuntime) -> None:
     register(ScriptedRuntime)

@@ -8,6 +8,7 @@ from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
 from ttc.plugins.prompts import self_eval as prompts
 from ttc.plugins.verifiers.yes_no_probability import attach_yes_scores, yes_probabilities
+from ttc.registry import RegisterComponent
 from ttc.state import State
 
 SCORE = "self_eval"
@@ -18,7 +19,7 @@ class SelfEvalConfig(ComponentConfig):
     """Asked after the candidate's answer, as the next user turn."""
 
 
-class SelfEval(Component):
+class SelfEval(Component[SelfEvalConfig]):
     """Self-evaluation: P("Yes") that the candidate's own answer is correct (one token)."""
 
     name = "self_eval"
@@ -28,7 +29,7 @@ class SelfEval(Component):
     Config = SelfEvalConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: SelfEvalConfig = self.config  # type: ignore[assignment]
+        config = self.config
         messages = state.task.as_messages()
         rendered = [
             await ctx.render([*messages, {"role": "assistant", "content": c.text},
@@ -40,5 +41,5 @@ class SelfEval(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(SelfEval)

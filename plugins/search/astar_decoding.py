@@ -22,6 +22,7 @@ from ttc.plugins.search.config import SearchConfig
 from ttc.plugins.search.expansion import Expander, Expansion
 from ttc.plugins.search.step_search import Outcome, StepSearch
 from ttc.plugins.search.tree import Node
+from ttc.registry import RegisterComponent
 
 CLIP = 1e-7
 
@@ -41,14 +42,14 @@ def step_cost(score: float) -> float:
     return -math.log(min(max(score, CLIP), 1.0))
 
 
-class AStarDecoding(StepSearch):
+class AStarDecoding(StepSearch[AStarConfig]):
     """A*-decoding: expand the partial solution with the lowest f = g + h first."""
 
     name = "astar_decoding"
     Config = AStarConfig
 
     async def search(self, expander: Expander) -> Outcome:
-        config: AStarConfig = self.config  # type: ignore[assignment]
+        config = self.config
         queue: list[tuple[float, int, Node]] = [(0.0, 0, Node())]
         g_of: dict[str, float] = {Node().id: 0.0}
         popped: list[dict] = []
@@ -87,5 +88,5 @@ class AStarDecoding(StepSearch):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(AStarDecoding)

@@ -20,6 +20,7 @@ from ttc.plugins.search.config import SearchConfig
 from ttc.plugins.search.expansion import Expander, Expansion
 from ttc.plugins.search.step_search import Outcome, StepSearch
 from ttc.plugins.search.tree import Node
+from ttc.registry import RegisterComponent
 
 
 class BeamSearchConfig(SearchConfig):
@@ -43,14 +44,14 @@ def share(kept: list[Node], n: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(len(kept))]
 
 
-class BeamSearch(StepSearch):
+class BeamSearch(StepSearch[BeamSearchConfig]):
     """PRM beam search: N beams step by step; keep the best N/M, grow M children each."""
 
     name = "beam_search"
     Config = BeamSearchConfig
 
     async def search(self, expander: Expander) -> Outcome:
-        config: BeamSearchConfig = self.config  # type: ignore[assignment]
+        config = self.config
         keep = max(1, config.n // config.beam_width)
         frontier = [Expansion(Node(), config.n, (0,))]
         completed: list[Node] = []
@@ -86,5 +87,5 @@ class BeamSearch(StepSearch):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(BeamSearch)

@@ -16,6 +16,7 @@ from ttc.plugins.search.config import SearchConfig
 from ttc.plugins.search.expansion import Expander, Expansion
 from ttc.plugins.search.step_search import Outcome, StepSearch
 from ttc.plugins.search.tree import Node
+from ttc.registry import RegisterComponent
 
 
 class DVTSConfig(SearchConfig):
@@ -36,14 +37,14 @@ def best_child(children: list[Node], agg: str) -> Node:
     return min(children, key=lambda c: (-c.value(agg), c.order))
 
 
-class DVTS(StepSearch):
+class DVTS(StepSearch[DVTSConfig]):
     """Diverse verifier tree search: N/M independent subtrees, each keeps its best of M."""
 
     name = "dvts"
     Config = DVTSConfig
 
     async def search(self, expander: Expander) -> Outcome:
-        config: DVTSConfig = self.config  # type: ignore[assignment]
+        config = self.config
         trees = max(1, config.n // config.beam_width)
         current = [Node()] * trees
         rounds = 0
@@ -70,5 +71,5 @@ class DVTS(StepSearch):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(DVTS)

@@ -25,6 +25,7 @@ from ttc.plugins.search.config import SearchConfig
 from ttc.plugins.search.expansion import Expander, Expansion
 from ttc.plugins.search.step_search import Outcome, StepSearch
 from ttc.plugins.search.tree import Node
+from ttc.registry import RegisterComponent
 
 CLIP = 1e-7
 
@@ -70,14 +71,14 @@ def resample(weights: np.ndarray, how: str, rng: np.random.Generator) -> list[in
     return [int(i) for i in rng.choice(n, size=n, replace=True, p=weights)]
 
 
-class ParticleFiltering(StepSearch):
+class ParticleFiltering(StepSearch[ParticleFilteringConfig]):
     """Particle filtering: N particles step, are weighted by the scorer and resampled."""
 
     name = "particle_filtering"
     Config = ParticleFilteringConfig
 
     async def search(self, expander: Expander) -> Outcome:
-        config: ParticleFilteringConfig = self.config  # type: ignore[assignment]
+        config = self.config
         particles = [Node()] * config.n
         logits = [0.0] * config.n
         history = []
@@ -133,5 +134,5 @@ class ParticleFiltering(StepSearch):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(ParticleFiltering)

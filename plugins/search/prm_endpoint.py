@@ -29,6 +29,7 @@ from pydantic import Field, SecretStr
 
 from ttc.plugin_system import hookimpl
 from ttc.plugins.runtimes.sglang.transport import JsonTransport
+from ttc.registry import RegisterRuntime
 from ttc.runtime import (
     RETRIES_MOVED,
     Capability,
@@ -232,5 +233,5 @@ def _sigmoid(x: float) -> float:
 
 
 @hookimpl
-def ttc_register_runtimes(register) -> None:
+def ttc_register_runtimes(register: RegisterRuntime) -> None:
     register(PRMEndpointRuntime)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -88,11 +88,19 @@ class StepScorerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
-class StepScorer:
-    """Scores every step of each partial solution; subclass and implement ``score``."""
+ScorerConfigT = TypeVar("ScorerConfigT", bound=StepScorerConfig)
+
+
+class StepScorer(Generic[ScorerConfigT]):
+    """Scores every step of each partial solution; subclass and implement ``score``.
+    Generic over its parameters like ``ttc.Component``: ``class Mine(StepScorer[MyConfig])``
+    with ``Config = MyConfig``."""
 
     name: ClassVar[str]
-    Config: ClassVar[type[StepScorerConfig]] = StepScorerConfig
+    Config: type[ScorerConfigT] = cast("type[ScorerConfigT]", StepScorerConfig)
+    """The parameters' class (the default has none); not a ClassVar only because a
+    ClassVar cannot name the type variable."""
+    config: ScorerConfigT
     needs: ClassVar[frozenset[Capability]] = frozenset()
     """What the scorer's model must offer (checked against the search's model when the
     scorer uses it)."""
@@ -100,7 +108,7 @@ class StepScorer:
     own_model: ClassVar[bool] = False
     """True: the scorer cannot run on the search's own model; the recipe names its model."""
 
-    def __init__(self, config: StepScorerConfig | None = None) -> None:
+    def __init__(self, config: ScorerConfigT | None = None) -> None:
         self.config = config if config is not None else self.Config()
 
     def max_cost(self, batch: int, capabilities: frozenset[Capability]) -> Cost:
@@ -114,7 +122,7 @@ class StepScorer:
         raise NotImplementedError
 
 
-class IncrementalStepScorer(StepScorer):
+class IncrementalStepScorer(StepScorer[ScorerConfigT]):
     """A scorer that judges the last step of a solution given the ones before it."""
 
     async def score(self, problem: Problem, solutions: Sequence[PartialSolution],
@@ -134,7 +142,7 @@ class IncrementalStepScorer(StepScorer):
         raise NotImplementedError
 
 
-class ProcessRewardModel(StepScorer):
+class ProcessRewardModel(StepScorer[ScorerConfigT]):
     """A process reward model: the question and a solution's steps in, one score per step
     out. Implement ``rewards``; the search hands it the steps without their delimiters."""
 

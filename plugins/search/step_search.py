@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from ttc.component import Component, Effect
 from ttc.context import ComponentContext
@@ -26,19 +26,21 @@ class Outcome:
     record: dict[str, Any] = field(default_factory=dict)
 
 
-class StepSearch(Component):
+SearchConfigT = TypeVar("SearchConfigT", bound=SearchConfig)
+
+
+class StepSearch(Component[SearchConfigT]):
     """Base of the step-level searches (docs/methods.md §7); subclasses implement ``search``."""
 
     kind = "search"
     effect = Effect.PRODUCES
-    Config = SearchConfig
+    Config: type[SearchConfigT] = cast("type[SearchConfigT]", SearchConfig)
 
     def required_capabilities(self) -> frozenset[Capability]:
-        config: SearchConfig = self.config  # type: ignore[assignment]
-        return self.needs | config.scorer_capabilities()
+        return self.needs | self.config.scorer_capabilities()
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        expander = Expander(ctx, self.config, self.name)  # type: ignore[arg-type]
+        expander = Expander(ctx, self.config, self.name)
         await expander.prepare(state)
         outcome = await self.search(expander)
         return finish(state, ctx, expander, outcome)

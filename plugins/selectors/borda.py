@@ -19,6 +19,7 @@ from ttc.plugins.selectors.self_certainty import (
     truncated,
 )
 from ttc.plugins.selectors.voting import weighted_vote
+from ttc.registry import RegisterComponent
 from ttc.runtime import Capability
 
 
@@ -40,7 +41,7 @@ class BordaConfig(SelectorConfig):
     no vote at all."""
 
 
-class Borda(Selector):
+class Borda(Selector[BordaConfig]):
     """Borda voting: candidates ranked by self-certainty give (N−r+1)^p votes to their answer."""
 
     name = "borda"
@@ -49,7 +50,7 @@ class Borda(Selector):
     Config = BordaConfig
 
     def _certainty(self) -> SelfCertainty:
-        config: BordaConfig = self.config  # type: ignore[assignment]
+        config = self.config
         return SelfCertainty(SelfCertaintyConfig(
             source=config.source, position_mode=config.position_mode, k=config.k,
             penalise_answerless=False,  # an answerless candidate already gets no vote
@@ -57,13 +58,13 @@ class Borda(Selector):
         ))
 
     def required_capabilities(self) -> frozenset[Capability]:
-        config: BordaConfig = self.config  # type: ignore[assignment]
+        config = self.config
         if config.score is not None:
             return frozenset()
         return self._certainty().required_capabilities()
 
     async def select(self, pool: tuple[Candidate, ...], ctx: ComponentContext) -> Selection:
-        config: BordaConfig = self.config  # type: ignore[assignment]
+        config = self.config
         if config.score is not None:
             missing = [c.id for c in pool if config.score not in c.scores]
             if missing:
@@ -95,5 +96,5 @@ class Borda(Selector):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(Borda)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from ttc.candidate import Candidate
-from ttc.component import Selection, Selector
+from ttc.component import Selection, Selector, SelectorConfig
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
+from ttc.registry import RegisterComponent
 
 
-class First(Selector):
+class First(Selector[SelectorConfig]):
     """Keeps the pool's first candidate: for pools a ranker or fuser already ordered."""
 
     name = "first"
@@ -22,5 +23,5 @@ class First(Selector):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(First)

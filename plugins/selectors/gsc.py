@@ -13,6 +13,7 @@ from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
 from ttc.plugins.selectors.similarity import ngram_f1_matrix
 from ttc.plugins.selectors.voting import argmax_selection
+from ttc.registry import RegisterComponent
 
 
 class GSCConfig(SelectorConfig):
@@ -20,14 +21,14 @@ class GSCConfig(SelectorConfig):
     """The n-gram order of the overlap (1: unigrams, the default similarity)."""
 
 
-class GSC(Selector):
+class GSC(Selector[GSCConfig]):
     """Generalized self-consistency: the candidate with the most n-gram overlap with the rest."""
 
     name = "gsc"
     Config = GSCConfig
 
     async def select(self, pool: tuple[Candidate, ...], ctx: ComponentContext) -> Selection:
-        config: GSCConfig = self.config  # type: ignore[assignment]
+        config = self.config
         if len(pool) <= 1:
             return argmax_selection(pool, [0.0] * len(pool), "gsc")
         sim = await asyncio.to_thread(ngram_f1_matrix, [c.text for c in pool], config.n)
@@ -37,5 +38,5 @@ class GSC(Selector):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(GSC)

@@ -13,6 +13,7 @@ from ttc.context import ComponentContext
 from ttc.errors import TTCError
 from ttc.plugin_system import hookimpl
 from ttc.plugins.selectors.voting import weighted_vote
+from ttc.registry import RegisterComponent
 from ttc.runtime import Capability
 
 MIN_ENTROPY = 1e-6
@@ -39,7 +40,7 @@ class InverseEntropyConfig(SelectorConfig):
     """Top-k logprobs per position, renormalised, for the entropy."""
 
 
-class InverseEntropyVote(Selector):
+class InverseEntropyVote(Selector[InverseEntropyConfig]):
     """Inverse-entropy voting: each chain votes 1/H for its answer (mean top-k entropy)."""
 
     name = "inverse_entropy_vote"
@@ -47,7 +48,7 @@ class InverseEntropyVote(Selector):
     Config = InverseEntropyConfig
 
     async def select(self, pool: tuple[Candidate, ...], ctx: ComponentContext) -> Selection:
-        config: InverseEntropyConfig = self.config  # type: ignore[assignment]
+        config = self.config
         entropies = []
         for candidate in pool:
             if candidate.tokens is None or candidate.tokens.top_logprobs is None:
@@ -62,5 +63,5 @@ class InverseEntropyVote(Selector):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(InverseEntropyVote)

@@ -8,6 +8,7 @@ from ttc.candidate import Candidate
 from ttc.component import Selection, Selector, SelectorConfig
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
+from ttc.registry import RegisterComponent
 
 
 class MajorityConfig(SelectorConfig):
@@ -16,14 +17,14 @@ class MajorityConfig(SelectorConfig):
     have the higher mean token logprob (then the one seen first)."""
 
 
-class Majority(Selector):
+class Majority(Selector[MajorityConfig]):
     """Self-consistency: the most common extracted answer wins."""
 
     name = "majority"
     Config = MajorityConfig
 
     async def select(self, pool: tuple[Candidate, ...], ctx: ComponentContext) -> Selection:
-        config: MajorityConfig = self.config  # type: ignore[assignment]
+        config = self.config
         groups = ctx.task_format.groups([c.answer for c in pool])
         votes: dict[int, int] = {}
         logprob_sum: dict[int, float] = {}
@@ -39,15 +40,18 @@ class Majority(Selector):
             return Selection(winner=None, answer=None, scores=scores, score_name="majority",
                              order=tuple(c.id for c in pool), details={"votes": {}})
 
-        def rank(group: int) -> tuple:
+        def rank(group: int) -> tuple[float, float, int]:
             mean_lp = logprob_sum[group] / votes[group]
             tie = -mean_lp if config.tie_break == "mean_logprob" else 0.0
             return (-votes[group], tie, group)  # group index = first appearance
 
         best = min(votes, key=rank)
         winner_index = groups.index(best)
-        order = sorted(range(len(pool)), key=lambda i: (
-            rank(groups[i]) if groups[i] is not None else (1, 0.0, len(pool)), i))
+        def position(i: int) -> tuple[tuple[float, float, int], int]:
+            group = groups[i]
+            return (rank(group) if group is not None else (1, 0.0, len(pool)), i)
+
+        order = sorted(range(len(pool)), key=position)
         return Selection(
             winner=pool[winner_index].id,
             answer=pool[winner_index].answer,
@@ -59,5 +63,5 @@ class Majority(Selector):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(Majority)

@@ -18,6 +18,7 @@ from ttc.extras import check_option
 from ttc.plugin_system import hookimpl
 from ttc.plugins.selectors import similarity
 from ttc.plugins.selectors.voting import argmax_selection
+from ttc.registry import RegisterComponent
 from ttc.runtime import Capability, GenerateRequest, SamplingParams
 
 DEFAULT_RUBRIC = (
@@ -55,7 +56,7 @@ UTILITY_EXTRAS = {"chrf": "metrics", "bleu": "metrics", "rouge_l": "metrics",
 """The extras the utilities other than ``exact_match`` and ``llm_judge`` need."""
 
 
-class MBR(Selector):
+class MBR(Selector[MBRConfig]):
     """Minimum Bayes risk: the candidate with the highest mean utility against the others."""
 
     name = "mbr"
@@ -64,7 +65,7 @@ class MBR(Selector):
     Config = MBRConfig
 
     async def select(self, pool: tuple[Candidate, ...], ctx: ComponentContext) -> Selection:
-        config: MBRConfig = self.config  # type: ignore[assignment]
+        config = self.config
         if len(pool) <= 1:
             return argmax_selection(pool, [0.0] * len(pool), "mbr")
         u = await self.utilities(pool, ctx)
@@ -77,7 +78,7 @@ class MBR(Selector):
 
     async def utilities(self, pool: Sequence[Candidate], ctx: ComponentContext) -> np.ndarray:
         """u[i, j] = u(y_i; reference y_j) for i ≠ j; the diagonal is NaN (never computed)."""
-        config: MBRConfig = self.config  # type: ignore[assignment]
+        config = self.config
         texts = [c.text for c in pool]
         match config.utility:
             case "exact_match":
@@ -100,7 +101,7 @@ class MBR(Selector):
     async def _judge(self, texts: Sequence[str], ctx: ComponentContext) -> np.ndarray:
         """One call per (candidate i, reference j), grouped by j so that the calls of one
         reference share the prompt prefix [rubric][instruction][reference]."""
-        config: MBRConfig = self.config  # type: ignore[assignment]
+        config = self.config
         size = len(texts)
         constrained = Capability.CONSTRAINED in ctx.runtime().capabilities
         pairs = [(i, j) for j in range(size) for i in range(size)
@@ -160,5 +161,5 @@ def expected_utility(u: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(MBR)

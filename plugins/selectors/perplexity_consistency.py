@@ -15,6 +15,7 @@ from ttc.context import ComponentContext
 from ttc.errors import TTCError
 from ttc.extras import check_option
 from ttc.plugin_system import hookimpl
+from ttc.registry import RegisterComponent
 from ttc.runtime import Capability
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class PerplexityConsistencyConfig(SelectorConfig):
         return self
 
 
-class PerplexityConsistency(Selector):
+class PerplexityConsistency(Selector[PerplexityConsistencyConfig]):
     """RPC: each answer scores the summed probability of its distinct paths (log space)."""
 
     name = "perplexity_consistency"
@@ -47,7 +48,7 @@ class PerplexityConsistency(Selector):
     Config = PerplexityConsistencyConfig
 
     async def select(self, pool: tuple[Candidate, ...], ctx: ComponentContext) -> Selection:
-        config: PerplexityConsistencyConfig = self.config  # type: ignore[assignment]
+        config = self.config
         logp = []
         for candidate in pool:
             if candidate.tokens is None or not candidate.tokens.logprobs:
@@ -65,8 +66,9 @@ class PerplexityConsistency(Selector):
                                                                      strict=True) if k]
         by_group: dict[int, list[float]] = {}
         for i in survivors:
-            if groups[i] is not None:
-                by_group.setdefault(groups[i], []).append(logp[i])  # type: ignore[index]
+            group = groups[i]
+            if group is not None:
+                by_group.setdefault(group, []).append(logp[i])
         totals = {g: _logsumexp(v) for g, v in by_group.items()}
         scores = {c.id: totals.get(g, -math.inf) if g is not None else -math.inf
                   for c, g in zip(pool, groups, strict=True)}
@@ -120,5 +122,5 @@ def _logsumexp(values: list[float]) -> float:
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(PerplexityConsistency)

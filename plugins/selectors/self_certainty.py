@@ -21,6 +21,7 @@ from ttc.context import ComponentContext
 from ttc.errors import TTCError
 from ttc.plugin_system import hookimpl
 from ttc.plugins.selectors.voting import argmax_selection
+from ttc.registry import RegisterComponent
 from ttc.runtime import Capability, ScoreRequest
 
 EXACT_NAME = "self_certainty"
@@ -117,7 +118,7 @@ class SelfCertaintyConfig(SelectorConfig):
     away their votes where votes are counted (Borda)."""
 
 
-class SelfCertainty(Selector):
+class SelfCertainty(Selector[SelfCertaintyConfig]):
     """Best-of-N by self-certainty: mean KL(uniform‖p) over the response, higher wins."""
 
     name = "self_certainty"
@@ -126,7 +127,7 @@ class SelfCertainty(Selector):
     Config = SelfCertaintyConfig
 
     def required_capabilities(self) -> frozenset[Capability]:
-        config: SelfCertaintyConfig = self.config  # type: ignore[assignment]
+        config = self.config
         if config.source == "topk_lb":
             needs = {Capability.TOP_LOGPROBS}
         else:
@@ -137,19 +138,19 @@ class SelfCertainty(Selector):
 
     @property
     def score_name(self) -> str:
-        config: SelfCertaintyConfig = self.config  # type: ignore[assignment]
+        config = self.config
         return LOWER_BOUND_NAME if config.source == "topk_lb" else EXACT_NAME
 
     async def select(self, pool: tuple[Candidate, ...], ctx: ComponentContext) -> Selection:
         values = await self.certainties(pool, ctx)
         return argmax_selection(pool, values, self.score_name,
-                                {"source": self.config.source,  # type: ignore[attr-defined]
-                                 "position_mode": self.config.position_mode})  # type: ignore[attr-defined]
+                                {"source": self.config.source,
+                                 "position_mode": self.config.position_mode})
 
     async def certainties(self, pool: Sequence[Candidate], ctx: ComponentContext
                           ) -> list[float]:
         """Self-certainty per candidate, in pool order (answerless ones −1e9 if penalised)."""
-        config: SelfCertaintyConfig = self.config  # type: ignore[assignment]
+        config = self.config
         if config.source != "rescore" and config.position_mode == "exact":
             values = [self._from_generation(c, ctx) for c in pool]
         else:
@@ -166,7 +167,7 @@ class SelfCertainty(Selector):
         return values
 
     def _from_generation(self, candidate: Candidate, ctx: ComponentContext) -> float:
-        config: SelfCertaintyConfig = self.config  # type: ignore[assignment]
+        config = self.config
         tokens = candidate.tokens
         if config.source == "topk_lb":
             if tokens is None or tokens.top_logprobs is None:
@@ -187,7 +188,7 @@ class SelfCertainty(Selector):
 
     async def _from_rescoring(self, pool: Sequence[Candidate], ctx: ComponentContext
                               ) -> list[float]:
-        config: SelfCertaintyConfig = self.config  # type: ignore[assignment]
+        config = self.config
         prompt = await ctx.render(ctx.task.as_messages())
         top = config.k if config.source == "topk_lb" else 0
         results = await ctx.score([ScoreRequest(prompt=prompt, continuation=c.text,
@@ -216,7 +217,7 @@ class SelfCertainty(Selector):
         return values
 
     def _vocab(self, ctx: ComponentContext) -> int:
-        config: SelfCertaintyConfig = self.config  # type: ignore[assignment]
+        config = self.config
         if config.vocab_size is not None:
             return config.vocab_size
         vocab = getattr(ctx.runtime(), "vocab_size", None)
@@ -227,5 +228,5 @@ class SelfCertainty(Selector):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(SelfCertainty)

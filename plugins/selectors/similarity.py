@@ -89,6 +89,7 @@ class NgramIndex:
             return np.zeros((size, size)), totals
         valid = self.offsets[: len(self.ids)] + n <= self.lengths[self.docs[: len(self.ids)]]
         docs, grams = self.docs[: len(self.ids)][valid], self.ids[valid]
+        counts: np.ndarray | sparse.csr_matrix
         if size * self.distinct <= _DENSE_COUNTS_LIMIT:
             # ids of boundary-crossing n-grams stay as all-zero columns: no incidence columns
             counts = np.bincount(docs * self.distinct + grams,
@@ -108,8 +109,10 @@ def _clipped_products(counts: np.ndarray | sparse.csr_matrix) -> np.ndarray:
     """Σ_g min(C[i, g], C[j, g]) for all i, j, as a product of occurrence incidences:
     min(a, b) = Σ_{k≥1} [a ≥ k][b ≥ k], one column per (gram, k)."""
     size = counts.shape[0]
+    rows: np.ndarray  # the two branches give other integer widths
+    cols: np.ndarray
     if isinstance(counts, np.ndarray):
-        width = counts.max(axis=0)
+        width: np.ndarray = counts.max(axis=0)
         if size * int(width.sum()) <= _DENSE_PRODUCT_LIMIT:
             gram = np.repeat(np.arange(len(width)), width)
             level = np.arange(len(gram)) - np.repeat(np.cumsum(width) - width, width)

@@ -12,6 +12,7 @@ from ttc.candidate import Candidate
 from ttc.component import Selection, Selector, SelectorConfig
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
+from ttc.registry import RegisterComponent
 from ttc.runtime import Capability, GenerateRequest, SamplingParams
 
 INSTRUCTION = (
@@ -33,7 +34,7 @@ class USCConfig(SelectorConfig):
     """Tokens the model may write (the index comes first)."""
 
 
-class USC(Selector):
+class USC(Selector[USCConfig]):
     """Universal self-consistency: the model names the response most consistent with the rest."""
 
     name = "usc"
@@ -41,7 +42,7 @@ class USC(Selector):
     Config = USCConfig
 
     async def select(self, pool: tuple[Candidate, ...], ctx: ComponentContext) -> Selection:
-        config: USCConfig = self.config  # type: ignore[assignment]
+        config = self.config
         if not pool:
             return Selection(winner=None, answer=None)
         shown = list(range(min(len(pool), config.max_candidates)))
@@ -89,5 +90,5 @@ def parse_choice(reply: str, count: int) -> int | None:
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(USC)

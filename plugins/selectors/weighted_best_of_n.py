@@ -13,6 +13,7 @@ from ttc.context import ComponentContext
 from ttc.errors import TTCError
 from ttc.plugin_system import hookimpl
 from ttc.plugins.selectors.voting import argmax_selection, weighted_vote
+from ttc.registry import RegisterComponent
 
 STEP_SEPARATOR = "#"
 """Step scores (e.g. from a PRM) are stored as ``name#0``, ``name#1``, … in step order."""
@@ -59,14 +60,14 @@ class WeightedBestOfNConfig(SelectorConfig):
     """How step scores become one reward."""
 
 
-class WeightedBestOfN(Selector):
+class WeightedBestOfN(Selector[WeightedBestOfNConfig]):
     """Reward-weighted best-of-N: argmax score, or the answer with the largest summed score."""
 
     name = "weighted_best_of_n"
     Config = WeightedBestOfNConfig
 
     async def select(self, pool: tuple[Candidate, ...], ctx: ComponentContext) -> Selection:
-        config: WeightedBestOfNConfig = self.config  # type: ignore[assignment]
+        config = self.config
         rewards = []
         for candidate in pool:
             values = step_scores(candidate, config.score)
@@ -85,5 +86,5 @@ class WeightedBestOfN(Selector):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(WeightedBestOfN)

@@ -35,8 +35,8 @@ class ConnectionLimits:
 class DeadlineH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a deadline for the request head and one for its body."""
 
-    head_timeout_s = ConnectionLimits.head_timeout_s
-    body_timeout_s = ConnectionLimits.body_timeout_s
+    head_timeout_s = ConnectionLimits().head_timeout_s  # the class attribute of a slots
+    body_timeout_s = ConnectionLimits().body_timeout_s  # dataclass is its slot, not a default
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._deadline: asyncio.TimerHandle | None = None

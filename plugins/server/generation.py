@@ -21,7 +21,7 @@ from ttc.runtime import (
     ScoreRequest,
     ScoreResult,
 )
-from ttc.token_controls import OnToken, TokenControls
+from ttc.token_controls import ControlledGeneration, OnToken, TokenControls, TokenScoring
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +129,8 @@ async def run_item(
             regex=item.regex,
             json_schema=item.json_schema,
         )
-        if (controls is not None or on_token is not None) and served.can_control:
+        if (controls is not None or on_token is not None) and isinstance(
+                runtime, ControlledGeneration):
             completions = await runtime.generate_controlled(request, controls, on_token)
         elif controls is not None:
             raise ApiError(f"runtime {runtime.name!r} has no token-level controls", 400)
@@ -153,7 +154,7 @@ async def score_prompt(
     after its first token at a place where the two halves tokenize to the same ids as the
     whole.
     """
-    if served.can_score_tokens:
+    if isinstance(served.runtime, TokenScoring):
         if len(prompt_ids) == 1:
             return PromptScore(prompt_ids, (None,), (None,), (None,))
         scored = await served.runtime.score_tokens(
@@ -279,9 +280,9 @@ async def attach_token_texts(served: ServedRuntime, result: ItemResult) -> ItemR
                 ids.update(token for token, _ in position)
     score = result.prompt_score
     if score is not None:
-        for table in (score.top_logprobs, score.token_ids_logprobs):
-            for position in table or ():
-                ids.update(token for token, _ in position or ())
+        for score_table in (score.top_logprobs, score.token_ids_logprobs):
+            for score_position in score_table or ():
+                ids.update(token for token, _ in score_position or ())
     ordered = sorted(ids)
     texts = await served.token_texts(ordered)
     return ItemResult(

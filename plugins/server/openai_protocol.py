@@ -264,7 +264,7 @@ async def _completion_prompts(prompt: Any, served: ServedRuntime, echo: bool
 def completion_response(
     request: CompletionRequest, results: Sequence[ItemResult], served: ServedRuntime
 ) -> dict[str, Any]:
-    choices = []
+    choices: list[dict[str, Any]] = []
     for result in results:
         for completion in result.completions:
             logprobs = None

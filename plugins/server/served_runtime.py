@@ -7,12 +7,11 @@ that it can serve any runtime and degrades in a labelled way when one is missing
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from ttc.runtime import Runtime
+from ttc.runtime import CacheFlusher, Detokenizer, Runtime
+from ttc.token_controls import ControlledGeneration, TokenScoring
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,22 +67,23 @@ class ServedRuntime:
     def can_control(self) -> bool:
         """The runtime offers ``generate_controlled`` (``ttc.token_controls``): token-id
         prompts, penalties, EOS handling and per-token progress for streaming."""
-        return callable(getattr(self.runtime, "generate_controlled", None))
+        return isinstance(self.runtime, ControlledGeneration)
 
     @property
     def can_score_tokens(self) -> bool:
         """The runtime offers ``score_tokens`` (``ttc.token_controls.TokenScoring``): prompt
         logprobs of token ids used exactly as given."""
-        return callable(getattr(self.runtime, "score_tokens", None))
+        return isinstance(self.runtime, TokenScoring)
 
     @property
     def can_detokenize(self) -> bool:
-        return callable(getattr(self.runtime, "detokenize", None))
+        return isinstance(self.runtime, Detokenizer)
 
     async def detokenize(self, ids: Sequence[int]) -> str:
-        """Token ids to text with the runtime's own ``detokenize(ids)`` (sync or async)."""
-        result = self.runtime.detokenize(list(ids))
-        return await result if inspect.isawaitable(result) else result
+        """Token ids to text with the runtime's own ``detokenize`` (``ttc.Detokenizer``)."""
+        if not isinstance(self.runtime, Detokenizer):
+            raise TypeError(f"the {self.runtime.name} runtime cannot detokenize")
+        return await self.runtime.detokenize(list(ids))
 
     async def token_texts(self, ids: Sequence[int]) -> list[str | None]:
         """The text of each token, or None for every token if the runtime cannot say."""
@@ -93,10 +93,7 @@ class ServedRuntime:
 
     async def flush_cache(self) -> bool:
         """Empty the prefix cache; False if the runtime has none to flush."""
-        flush: Any = getattr(self.runtime, "flush_cache", None)
-        if not callable(flush):
+        if not isinstance(self.runtime, CacheFlusher):
             return False
-        result = flush()
-        if inspect.isawaitable(result):
-            await result
+        await self.runtime.flush_cache()
         return True

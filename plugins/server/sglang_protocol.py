@@ -84,7 +84,7 @@ class SamplingParamsInput(BaseModel):
     stream_interval: int | None = None
 
 
-NEUTRAL = {
+NEUTRAL: dict[str, tuple[object, ...]] = {
     "stop_regex": (None, [], ""),
     "ebnf": (None,),
     "structural_tag": (None,),
@@ -261,8 +261,8 @@ def _token_ids_per_text(value: list[int] | list[list[int]] | None, batch: int) -
             raise ApiError(
                 f"token_ids_logprob has {len(value)} lists for a batch of {batch} texts"
             )
-        return [list(v) for v in value]  # type: ignore[arg-type]
-    return [list(value)] * batch  # type: ignore[arg-type]
+        return [list(v) for v in value]
+    return [list(value)] * batch
 
 
 def _sampling(raw: dict[str, Any], served: ServedRuntime) -> tuple[dict[str, Any], int]:
@@ -389,7 +389,7 @@ def build_response(
     started: float,
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """Outputs in SGLang's order: every sample of text 0, then of text 1, …"""
-    outputs = []
+    outputs: list[dict[str, Any]] = []
     latency = time.perf_counter() - started
     for result, opts in zip(results, normalized.logprobs, strict=True):
         for completion in result.completions:

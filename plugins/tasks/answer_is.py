@@ -12,6 +12,7 @@ from ttc.plugins.tasks.math_equivalence import (
     math_key,
     normalise,
 )
+from ttc.registry import RegisterTask
 from ttc.task_format import TaskFormat
 
 _ANSWER_IS = re.compile(
@@ -21,7 +22,7 @@ _ANSWER_IS = re.compile(
 )
 
 
-class AnswerIs(TaskFormat):
+class AnswerIs(TaskFormat[SymbolicConfig]):
     """The phrase after the last "the answer is" / "Answer:"; math-aware equivalence."""
 
     name = "answer_is"
@@ -38,10 +39,10 @@ class AnswerIs(TaskFormat):
         return math_key(answer)
 
     def equivalent(self, a: str, b: str) -> bool:
-        config: SymbolicConfig = self.config  # type: ignore[assignment]
+        config = self.config
         return self.key(a) == self.key(b) or math_equivalent(a, b, symbolic=config.symbolic)
 
 
 @hookimpl
-def ttc_register_tasks(register) -> None:
+def ttc_register_tasks(register: RegisterTask) -> None:
     register(AnswerIs)

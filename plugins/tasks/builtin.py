@@ -19,7 +19,8 @@ from ttc.plugins.tasks.math_equivalence import (
     normalise,
 )
 from ttc.plugins.tasks.numbers import Number, last_number, numbers_equivalent, read_number
-from ttc.task_format import TaskFormat
+from ttc.registry import RegisterTask
+from ttc.task_format import TaskFormat, TaskFormatConfig
 
 _NUMBER_DECORATION = re.compile(r"^[$€£¥\s]+|[\s%.]+$")
 
@@ -29,7 +30,7 @@ def _read_answer(answer: str) -> Number | None:
     return read_number(_NUMBER_DECORATION.sub("", answer))
 
 
-class LastNumber(TaskFormat):
+class LastNumber(TaskFormat[TaskFormatConfig]):
     """The last number in the text; 1,000 ≡ 1000 ≡ 1000.0, 1/2 ≡ 0.5, integers exactly.
 
     Digit grouping, minus signs, scientific notation, mixed numbers and the one tolerance
@@ -60,7 +61,7 @@ class BoxedConfig(SymbolicConfig):
     """Without a box or an "answer is", take the last number in the text."""
 
 
-class Boxed(TaskFormat):
+class Boxed(TaskFormat[BoxedConfig]):
     """Math answers: the last ``\\boxed{}``, else "the answer is …", else the last number.
 
     Answers are normalised (``$``, ``\\$``, ``\\left``/``\\right``, digit grouping, units,
@@ -75,7 +76,7 @@ class Boxed(TaskFormat):
                            re.IGNORECASE | re.MULTILINE)
 
     def extract(self, text: str) -> str | None:
-        config: BoxedConfig = self.config  # type: ignore[assignment]
+        config = self.config
         found = last_boxed(text)
         if not found:
             matches = self.ANSWER_IS.findall(text)
@@ -90,7 +91,7 @@ class Boxed(TaskFormat):
         return math_key(answer)
 
     def equivalent(self, a: str, b: str) -> bool:
-        config: BoxedConfig = self.config  # type: ignore[assignment]
+        config = self.config
         return self.key(a) == self.key(b) or math_equivalent(a, b, symbolic=config.symbolic)
 
     def read_reference(self, reference: str) -> str | None:
@@ -106,7 +107,7 @@ class Math(Boxed):
     name = "math"
 
 
-class Choice(TaskFormat):
+class Choice(TaskFormat[TaskFormatConfig]):
     """A multiple-choice letter A–J: "(B)", "answer: B", or a lone letter at the end."""
 
     name = "choice"
@@ -124,7 +125,7 @@ class Choice(TaskFormat):
         return None
 
 
-class Text(TaskFormat):
+class Text(TaskFormat[TaskFormatConfig]):
     """The whole completion is the answer; case and whitespace do not matter."""
 
     name = "text"
@@ -138,6 +139,6 @@ class Text(TaskFormat):
 
 
 @hookimpl
-def ttc_register_tasks(register) -> None:
+def ttc_register_tasks(register: RegisterTask) -> None:
     for cls in (LastNumber, Boxed, Math, Choice, Text):
         register(cls)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Hashable
 
 from ttc.plugin_system import hookimpl
+from ttc.registry import RegisterTask
 from ttc.state import Task
 from ttc.task_format import Grade, TaskFormat, TaskFormatConfig
 
@@ -17,14 +18,14 @@ class CodeBlockConfig(TaskFormatConfig):
     """Only blocks tagged with this language (e.g. ``python``); None takes any block."""
 
 
-class CodeBlock(TaskFormat):
+class CodeBlock(TaskFormat[CodeBlockConfig]):
     """The last fenced ``` code block; equal up to trailing whitespace and blank lines."""
 
     name = "code"
     Config = CodeBlockConfig
 
     def extract(self, text: str) -> str | None:
-        config: CodeBlockConfig = self.config  # type: ignore[assignment]
+        config = self.config
         blocks = [
             body for tag, body in _FENCE.findall(text)
             if config.language is None or tag.lower() == config.language.lower()
@@ -68,5 +69,5 @@ class CodeBlock(TaskFormat):
 
 
 @hookimpl
-def ttc_register_tasks(register) -> None:
+def ttc_register_tasks(register: RegisterTask) -> None:
     register(CodeBlock)

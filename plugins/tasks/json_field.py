@@ -8,6 +8,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from ttc.plugin_system import hookimpl
+from ttc.registry import RegisterTask
 from ttc.task_format import TaskFormat, TaskFormatConfig
 
 _FENCED_JSON = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL | re.IGNORECASE)
@@ -18,7 +19,7 @@ class JsonFieldConfig(TaskFormatConfig):
     """The field to read; dots walk into nested objects (``result.value``)."""
 
 
-class JsonField(TaskFormat):
+class JsonField(TaskFormat[JsonFieldConfig]):
     """A field of the last JSON object in the text (fenced or inline); values compare as
     canonical JSON, strings case- and whitespace-insensitively."""
 
@@ -26,7 +27,7 @@ class JsonField(TaskFormat):
     Config = JsonFieldConfig
 
     def extract(self, text: str) -> str | None:
-        config: JsonFieldConfig = self.config  # type: ignore[assignment]
+        config = self.config
         for obj in reversed(_objects(text)):
             value: Any = obj
             for part in config.field.split("."):
@@ -79,5 +80,5 @@ def _objects(text: str) -> list[dict]:
 
 
 @hookimpl
-def ttc_register_tasks(register) -> None:
+def ttc_register_tasks(register: RegisterTask) -> None:
     register(JsonField)

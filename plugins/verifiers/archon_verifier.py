@@ -21,6 +21,7 @@ from ttc.plugin_system import hookimpl
 from ttc.plugins.critics.critique import critique_of
 from ttc.plugins.prompts import verifier as prompts
 from ttc.plugins.structured.ask import RETRIES_RENAMED, Reply, ask, record_parse_failure
+from ttc.registry import RegisterComponent
 from ttc.runtime import GenerateRequest, SamplingParams
 from ttc.state import State
 
@@ -65,7 +66,7 @@ class VerifierConfig(ComponentConfig):
     with none readable fails."""
 
 
-class Verifier(Component):
+class Verifier(Component[VerifierConfig]):
     """Archon verifier: reasoning, then a [Correct]/[Incorrect] verdict; keeps the passes."""
 
     name = "verifier"
@@ -75,7 +76,7 @@ class Verifier(Component):
     Config = VerifierConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: VerifierConfig = self.config  # type: ignore[assignment]
+        config = self.config
         pool = state.pool
         checked: list[Candidate] = []
         if config.first_k is None:
@@ -101,7 +102,7 @@ class Verifier(Component):
     async def _check(self, state: State, ctx: ComponentContext,
                      candidate: Candidate) -> tuple[float, list[Reply[bool]]]:
         """(share of readable verdicts that pass, every verdict reply) over ``samples``."""
-        config: VerifierConfig = self.config  # type: ignore[assignment]
+        config = self.config
         replies = list(await asyncio.gather(*(
             self._verdict(state, ctx, candidate, s) for s in range(config.samples))))
         return combine_verdicts([r.value for r in replies]), replies
@@ -109,7 +110,7 @@ class Verifier(Component):
     async def _verdict(self, state: State, ctx: ComponentContext, candidate: Candidate,
                        sample: int) -> Reply[bool]:
         """One (reasoning, verdict) pair; sample 0 keeps the seeds of ``samples: 1``."""
-        config: VerifierConfig = self.config  # type: ignore[assignment]
+        config = self.config
         suffix = () if sample == 0 else ("sample", sample)
         question = state.task.question
         prompt = await ctx.render([{"role": "user", "content": prompts.reasoning_prompt(
@@ -128,5 +129,5 @@ class Verifier(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(Verifier)

@@ -10,6 +10,7 @@ from ttc.component import Component, ComponentConfig, Effect
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
 from ttc.plugins.verifiers.arithmetic_claims import claims
+from ttc.registry import RegisterComponent
 from ttc.state import State
 
 SCORE = "arithmetic_check"
@@ -20,7 +21,7 @@ class ArithmeticCheckConfig(ComponentConfig):
     """The score of a candidate that states no equation (nothing to check)."""
 
 
-class ArithmeticCheck(Component):
+class ArithmeticCheck(Component[ArithmeticCheckConfig]):
     """Re-checks every ``a op b = c`` a candidate writes; its score is the share that holds."""
 
     name = "arithmetic_check"
@@ -31,7 +32,7 @@ class ArithmeticCheck(Component):
     Config = ArithmeticCheckConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: ArithmeticCheckConfig = self.config  # type: ignore[assignment]
+        config = self.config
         return state.with_pool(self._check(c, config) for c in state.pool)
 
     @staticmethod
@@ -44,5 +45,5 @@ class ArithmeticCheck(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(ArithmeticCheck)

@@ -15,6 +15,7 @@ from ttc.plugins.sandbox.code_tests import run_tests
 from ttc.plugins.sandbox.code_under_test import code_under_test
 from ttc.plugins.sandbox.limits import SandboxLimits
 from ttc.plugins.structured.ask import Reply, record_parse_failure
+from ttc.registry import RegisterComponent
 from ttc.state import State
 
 SCORE = "tests_passed"
@@ -38,7 +39,7 @@ class ExecutedTestsConfig(ComponentConfig):
     """Sandboxes run at once."""
 
 
-class ExecutedTests(Component):
+class ExecutedTests(Component[ExecutedTestsConfig]):
     """Executed tests: runs each candidate's code against tests in a sandboxed subprocess."""
 
     name = "executed_tests"
@@ -49,7 +50,7 @@ class ExecutedTests(Component):
     Config = ExecutedTestsConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: ExecutedTestsConfig = self.config  # type: ignore[assignment]
+        config = self.config
         task = state.task
         tests = (list(config.tests) or list(task.tests)
                  or list(state.artifacts.get(ARTIFACT, ())))
@@ -76,5 +77,5 @@ class ExecutedTests(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(ExecutedTests)

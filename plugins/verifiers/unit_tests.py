@@ -18,6 +18,7 @@ from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
 from ttc.plugins.prompts import unit_tests as prompts
 from ttc.plugins.structured.ask import RETRIES_RENAMED, Reply, ask, record_parse_failure
+from ttc.registry import RegisterComponent
 from ttc.state import State
 
 ARTIFACT = "unit_tests"
@@ -57,7 +58,7 @@ class UnitTestGeneratorConfig(ComponentConfig):
     """Archon's ``samples``."""
 
 
-class UnitTestGenerator(Component):
+class UnitTestGenerator(Component[UnitTestGeneratorConfig]):
     """Unit-test generator: writes natural-language tests for the question (an artifact)."""
 
     name = "unit_test_generator"
@@ -66,7 +67,7 @@ class UnitTestGenerator(Component):
     Config = UnitTestGeneratorConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: UnitTestGeneratorConfig = self.config  # type: ignore[assignment]
+        config = self.config
         prompt = await ctx.render([{"role": "user", "content": prompts.generate_prompt(
             state.task.question, config.unit_test_cap)}])
         reply = await ask(ctx, prompt, lambda r: parse_tests(r, config.unit_test_cap),
@@ -94,7 +95,7 @@ class UnitTestEvaluatorConfig(ComponentConfig):
     """Archon's flag; ttc never puts tests into the prompt, so it has no effect."""
 
 
-class UnitTestEvaluator(Component):
+class UnitTestEvaluator(Component[UnitTestEvaluatorConfig]):
     """Unit-test evaluator: the model judges each (candidate, test); ranks by tests passed."""
 
     name = "unit_test_evaluator"
@@ -104,7 +105,7 @@ class UnitTestEvaluator(Component):
     Config = UnitTestEvaluatorConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: UnitTestEvaluatorConfig = self.config  # type: ignore[assignment]
+        config = self.config
         tests = tuple(state.artifacts.get(ARTIFACT, ()))
         if not tests:
             reply: Reply[None] = Reply(None, "", 0, False, "no unit_tests artifact to evaluate")
@@ -130,7 +131,7 @@ class UnitTestEvaluator(Component):
 
     async def _evaluate(self, state: State, ctx: ComponentContext, candidate: Candidate,
                         tests: tuple[str, ...]) -> tuple[Candidate, State]:
-        config: UnitTestEvaluatorConfig = self.config  # type: ignore[assignment]
+        config = self.config
         question = state.task.question
 
         async def judge(k: int, test: str) -> Reply[bool]:
@@ -150,6 +151,6 @@ class UnitTestEvaluator(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(UnitTestGenerator)
     register(UnitTestEvaluator)

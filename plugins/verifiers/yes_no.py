@@ -15,6 +15,7 @@ from ttc.plugins.verifiers.yes_no_probability import (
     attach_yes_scores,
     yes_probabilities,
 )
+from ttc.registry import RegisterComponent
 from ttc.state import State
 
 
@@ -27,7 +28,7 @@ class YesNoConfig(ComponentConfig):
     """Surface forms of No; their probabilities are summed."""
 
 
-class YesNoVerifier(Component):
+class YesNoVerifier(Component[YesNoConfig]):
     """Yes/No verifier: P("Yes") that a candidate answers the question, from one position."""
 
     name = "yes_no_verifier"
@@ -37,7 +38,7 @@ class YesNoVerifier(Component):
     Config = YesNoConfig
 
     async def run(self, state: State, ctx: ComponentContext) -> State:
-        config: YesNoConfig = self.config  # type: ignore[assignment]
+        config = self.config
         question = state.task.question
         rendered = [await ctx.render([{"role": "user",
                                        "content": prompts.yes_no_prompt(question, c.text)}])
@@ -48,5 +49,5 @@ class YesNoVerifier(Component):
 
 
 @hookimpl
-def ttc_register_components(register) -> None:
+def ttc_register_components(register: RegisterComponent) -> None:
     register(YesNoVerifier)

@@ -3,7 +3,7 @@ real local runtime."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import httpx
 import pytest
@@ -33,7 +33,7 @@ class DetokenizingScripted(ScriptedRuntime):
         self.words.update(zip(ids, text.split(), strict=True))
         return ids
 
-    def detokenize(self, ids: list[int]) -> str:
+    async def detokenize(self, ids: Sequence[int]) -> str:
         return " ".join(self.words.get(i, f"<{i}>") for i in ids)
 
 

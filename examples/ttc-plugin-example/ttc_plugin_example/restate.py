@@ -27,7 +27,7 @@ class RestateConfig(ComponentConfig):
     """Sampling temperature; 0 is greedy."""
 
 
-class Restate(Component):
+class Restate(Component[RestateConfig]):
     """Restates each candidate in one sentence; the restatement's parent is the original."""
 
     name = "restate"
@@ -42,7 +42,7 @@ class Restate(Component):
         return state.with_pool(restated)
 
     async def _restate(self, candidate: Candidate, ctx: ComponentContext) -> Candidate:
-        config: RestateConfig = self.config  # type: ignore[assignment]
+        config = self.config
         prompt = await ctx.render([{"role": "user",
                                     "content": PROMPT.format(text=candidate.text)}])
         seed = ctx.seed("restate", candidate.id)  # stable across runs and replays

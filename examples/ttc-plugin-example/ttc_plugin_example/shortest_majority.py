@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ttc import Candidate, ComponentContext, Selection, Selector
+from ttc import Candidate, ComponentContext, Selection, Selector, SelectorConfig
 
 
-class ShortestMajority(Selector):
+class ShortestMajority(Selector[SelectorConfig]):
     """The most common answer; ties go to the answer with the shortest candidate, and the
     winner is that answer's shortest candidate."""
 

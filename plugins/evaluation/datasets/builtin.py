@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ttc.dataset import Dataset, DatasetError, Item, read_jsonl
 from ttc.plugin_system import hookimpl
+from ttc.registry import RegisterDataset
 from ttc.state import Task
 
 DATA = Path(__file__).with_name("data")
@@ -62,7 +63,7 @@ def humaneval_items() -> list[Item]:
 
 
 @hookimpl
-def ttc_register_datasets(register) -> None:
+def ttc_register_datasets(register: RegisterDataset) -> None:
     for name in GENERATED:
         for split in ("dev", "test"):
             register(_generated(name, split))

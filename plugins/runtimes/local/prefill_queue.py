@@ -121,14 +121,14 @@ class PrefillQueue:
                 self._requeue(job, progressed=budget < before)
         if decoding and self._debt > 0:
             return
-        job = self._partial or next((j for j in self._jobs if self._remaining(j) > self.chunk),
-                                    None)
-        if job is None:
+        chunked = self._partial or next(
+            (j for j in self._jobs if self._remaining(j) > self.chunk), None)
+        if chunked is None:
             return
         started = time.perf_counter()
-        self._prefill(job, 0, cut=max(budget, self.chunk // 4))
+        self._prefill(chunked, 0, cut=max(budget, self.chunk // 4))
         self._debt = time.perf_counter() - started
-        self._requeue(job, progressed=True)
+        self._requeue(chunked, progressed=True)
 
     def _remaining(self, job: PrefillJob) -> int:
         """Positions left to compute in ``job``'s current prompt (after its cached prefix)."""

@@ -18,6 +18,7 @@ import torch
 class _Node:
     tokens: tuple[int, ...]
     kv: torch.Tensor | None
+    """The edge's keys and values; None only at the root, which has no edge."""
     parent: _Node | None
     children: dict[int, _Node] = field(default_factory=dict)
     last_used: int = 0
@@ -51,6 +52,7 @@ class PrefixCache:
                 break
             common = _common_length(child.tokens, tokens[length:])
             child.last_used = now
+            assert child.kv is not None  # a child has an edge
             segments.append(child.kv[:common])
             length += common
             if common < len(child.tokens):

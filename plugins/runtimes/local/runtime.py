@@ -122,7 +122,8 @@ def _build_engine(path: str, options: LocalOptions) -> LoadedModel:
 
     try:
         tokenizer = load_tokenizer(path)
-        eos = frozenset({tokenizer.eos_token_id} - {None})
+        eos = frozenset() if tokenizer.eos_token_id is None else frozenset(
+            {tokenizer.eos_token_id})
         engine = Engine(load_decoder, tokenizer, extra_eos_ids=eos,
                         max_batch=options.max_batch,
                         prefix_cache_tokens=options.prefix_cache_tokens, threads=options.threads,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from openai.types.chat import ChatCompletionMessageParam
+
 from ttc.runtime import Message, RequestError
 
 START = "\x00ttc-chat\x00"
@@ -22,13 +24,13 @@ def encode(messages: Sequence[Message]) -> str:
     return START + json.dumps([dict(m) for m in messages], ensure_ascii=False) + END
 
 
-def decode(prompt: str) -> list[dict[str, str]]:
+def decode(prompt: str) -> list[ChatCompletionMessageParam]:
     if not prompt.startswith(START):
         return [{"role": "user", "content": prompt}]
     body, sep, suffix = prompt[len(START):].partition(END)
     if not sep:
         raise RequestError("chat prompt: the rendered messages were cut (no end marker)")
-    messages = json.loads(body)
+    messages: list[ChatCompletionMessageParam] = json.loads(body)  # what encode wrote
     if suffix:
         messages.append({"role": "assistant", "content": suffix})
     return messages

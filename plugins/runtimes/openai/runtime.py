@@ -193,7 +193,7 @@ class OpenAIRuntime:
             args["stop"] = list(params.stop)
         if params.seed is not None:
             args["seed"] = params.seed
-        extra = {}
+        extra: dict[str, float] = {}
         if params.top_k > 0:
             extra["top_k"] = params.top_k
         if params.min_p > 0:

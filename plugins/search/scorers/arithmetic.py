@@ -23,6 +23,7 @@ from ttc.plugins.search.step_scorer import (
     StepScorerConfig,
 )
 from ttc.plugins.verifiers.arithmetic_claims import claims
+from ttc.registry import RegisterStepScorer
 
 
 class ArithmeticConfig(StepScorerConfig):
@@ -35,7 +36,7 @@ def step_arithmetic(text: str, no_claims: float = 1.0) -> float:
     return sum(c.correct for c in found) / len(found) if found else no_claims
 
 
-class Arithmetic(IncrementalStepScorer):
+class Arithmetic(IncrementalStepScorer[ArithmeticConfig]):
     """The share of a step's ``a op b = c`` that hold (``no_claims`` when it states none)."""
 
     name = "arithmetic"
@@ -44,10 +45,10 @@ class Arithmetic(IncrementalStepScorer):
 
     async def score_last(self, problem: Problem, solutions: Sequence[PartialSolution],
                          ctx: ComponentContext) -> list[float | None]:
-        config: ArithmeticConfig = self.config  # type: ignore[assignment]
+        config = self.config
         return [step_arithmetic(s.steps[-1].content, config.no_claims) for s in solutions]
 
 
 @hookimpl
-def ttc_register_step_scorers(register) -> None:
+def ttc_register_step_scorers(register: RegisterStepScorer) -> None:
     register(Arithmetic)

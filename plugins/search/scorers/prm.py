@@ -16,7 +16,8 @@ from typing import ClassVar, Protocol, runtime_checkable
 from ttc.context import ComponentContext
 from ttc.errors import TTCError
 from ttc.plugin_system import hookimpl
-from ttc.plugins.search.step_scorer import Cost, ProcessRewardModel
+from ttc.plugins.search.step_scorer import Cost, ProcessRewardModel, StepScorerConfig
+from ttc.registry import RegisterStepScorer
 from ttc.runtime import Capability, ScoreRequest
 
 
@@ -27,7 +28,7 @@ class StepRewardRuntime(Protocol):
     step_rewards: ClassVar[bool]
 
 
-class PRM(ProcessRewardModel):
+class PRM(ProcessRewardModel[StepScorerConfig]):
     """A trained PRM behind a reward endpoint: P(step k is correct) for every step."""
 
     name = "prm"
@@ -50,5 +51,5 @@ class PRM(ProcessRewardModel):
 
 
 @hookimpl
-def ttc_register_step_scorers(register) -> None:
+def ttc_register_step_scorers(register: RegisterStepScorer) -> None:
     register(PRM)

@@ -26,6 +26,7 @@ from ttc.plugins.search.step_scorer import (
     StepScorerConfig,
 )
 from ttc.plugins.verifiers.yes_no_probability import NO, YES, single_token_ids
+from ttc.registry import RegisterStepScorer
 from ttc.runtime import Capability, GenerateRequest, SamplingParams, ScoreRequest
 
 QUESTION = "Are all the steps above correct so far? Answer Yes or No."
@@ -47,7 +48,7 @@ def yes_share(pairs: Sequence[tuple[int, float]], yes: set[int], no: set[int]) -
     return None if p_yes + p_no <= 0.0 else p_yes / (p_yes + p_no)
 
 
-class SelfEvalStep(IncrementalStepScorer):
+class SelfEvalStep(IncrementalStepScorer[SelfEvalStepConfig]):
     """P("Yes") that the steps so far are correct, asked of the model itself."""
 
     name = "self_eval"
@@ -62,7 +63,7 @@ class SelfEvalStep(IncrementalStepScorer):
 
     async def score_last(self, problem: Problem, solutions: Sequence[PartialSolution],
                          ctx: ComponentContext) -> list[float | None]:
-        config: SelfEvalStepConfig = self.config  # type: ignore[assignment]
+        config = self.config
         prompts = [await ctx.render([
             *problem.messages,
             {"role": "assistant", "content": problem.prefix + s.text},
@@ -92,5 +93,5 @@ class SelfEvalStep(IncrementalStepScorer):
 
 
 @hookimpl
-def ttc_register_step_scorers(register) -> None:
+def ttc_register_step_scorers(register: RegisterStepScorer) -> None:
     register(SelfEvalStep)

@@ -18,11 +18,17 @@ from collections.abc import Sequence
 
 from ttc.context import ComponentContext
 from ttc.plugin_system import hookimpl
-from ttc.plugins.search.step_scorer import IncrementalStepScorer, PartialSolution, Problem
+from ttc.plugins.search.step_scorer import (
+    IncrementalStepScorer,
+    PartialSolution,
+    Problem,
+    StepScorerConfig,
+)
+from ttc.registry import RegisterStepScorer
 from ttc.runtime import Capability
 
 
-class MeanLogprob(IncrementalStepScorer):
+class MeanLogprob(IncrementalStepScorer[StepScorerConfig]):
     """exp(mean logprob) of the step's tokens: its geometric-mean token probability."""
 
     name = "mean_logprob"
@@ -39,7 +45,7 @@ class MeanLogprob(IncrementalStepScorer):
         return out
 
 
-class SelfCertainty(IncrementalStepScorer):
+class SelfCertainty(IncrementalStepScorer[StepScorerConfig]):
     """1 − exp(−mean KL(uniform‖p)) over the step's tokens: self-certainty in [0, 1)."""
 
     name = "self_certainty"
@@ -60,6 +66,6 @@ class SelfCertainty(IncrementalStepScorer):
 
 
 @hookimpl
-def ttc_register_step_scorers(register) -> None:
+def ttc_register_step_scorers(register: RegisterStepScorer) -> None:
     register(MeanLogprob)
     register(SelfCertainty)
