@@ -110,7 +110,9 @@ def start_namespaces(job: Job, limits: SandboxLimits, stdout: int, stderr: int) 
         [sys.executable, "-I", "-S", "-B", launcher_bytecode()],
         stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, cwd="/", env={},
         pass_fds=(status.fileno(), *job.fds), start_new_session=True)
-    with contextlib.suppress(BrokenPipeError), process.stdin as pipe:
+    stdin = process.stdin
+    assert stdin is not None  # stdin=PIPE
+    with contextlib.suppress(BrokenPipeError), stdin as pipe:
         pipe.write(marshal.dumps(config))
     return Started(process, status, cleanup=status.close, own_deadline=True)
 
@@ -162,12 +164,13 @@ def start_bwrap(job: Job, limits: SandboxLimits, stdout: int, stderr: int) -> St
         argv += ["--setenv", key, value]
     argv += ["--json-status-fd", str(status.fileno()), "--",
              *job.argv(guest_python(), SANDBOX_DIR)]
-    nobody = {"user": SANDBOX_USER, "group": SANDBOX_USER, "extra_groups": []}
+    as_root = os.geteuid() == 0  # root runs the guest as the sandbox user
     try:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd="/", env={},
             pass_fds=(status.fileno(), *files.values(), *job.fds), start_new_session=True,
-            **(nobody if os.geteuid() == 0 else {}))
+            user=SANDBOX_USER if as_root else None, group=SANDBOX_USER if as_root else None,
+            extra_groups=[] if as_root else None)
     finally:
         for fd in files.values():
             os.close(fd)

@@ -11,9 +11,15 @@ argv: guard.py LIMITS run CODE_FILE
 LIMITS: "cpu_s,memory_bytes,file_bytes,processes,hook" (hook: 1 or 0)
 """
 
+from __future__ import annotations
+
 import os
 import resource
 import sys
+
+TYPE_CHECKING = False  # typing is not imported in the sandbox; only mypy reads annotations
+if TYPE_CHECKING:
+    from types import CodeType
 
 REFUSED = ("socket.", "os.fork", "os.forkpty", "os.system", "os.posix_spawn", "os.spawn",
            "os.exec", "subprocess.", "os.kill", "os.killpg", "ctypes.", "pty.",
@@ -48,6 +54,8 @@ def install_audit_hook(folder: str) -> None:
             return True  # an already-open descriptor
         if isinstance(path, bytes):
             path = fsdecode(path)
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(f"not a path: {type(path).__name__}")  # as fspath would
         full = realpath(join(root, fspath(path)))
         return full == root or full.startswith(root + "/")
 
@@ -72,13 +80,13 @@ def install_audit_hook(folder: str) -> None:
     sys.addaudithook(hook)
 
 
-def load(code_file: str) -> tuple[object, dict]:
+def load(code_file: str) -> tuple[CodeType, dict[str, object]]:
     """A fresh ``__main__`` module for the code (not this script's, whose globals would
     otherwise be the code's)."""
     with open(code_file, encoding="utf-8") as handle:
         code = compile(handle.read(), "solution.py", "exec")
     module = type(sys)("__main__")
-    module.__builtins__ = __builtins__
+    module.__dict__["__builtins__"] = __builtins__
     sys.modules["__main__"] = module
     sys.argv = ["solution.py"]
     return code, module.__dict__

@@ -29,12 +29,16 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I left it out
-import guard
-import remote
-import worker
+TYPE_CHECKING = False  # typing is not imported in the sandbox; only mypy reads annotations
+if TYPE_CHECKING:
+    from ttc.plugins.sandbox import guard, remote, worker
+else:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I left it out
+    import guard
+    import remote
+    import worker
 
-sys.path.pop(0)
+    sys.path.pop(0)
 PR_SET_DUMPABLE = 4
 
 
@@ -54,8 +58,8 @@ def fork_worker(limits: str, code_file: str) -> tuple[int, int, int]:
 
 
 def main() -> None:
-    limits, code_file, tests_fd, report = sys.argv[1:]
-    tests_fd, report = int(tests_fd), int(report)
+    limits, code_file, tests_arg, report_arg = sys.argv[1:]
+    tests_fd, report = int(tests_arg), int(report_arg)
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # before the worker exists
     tested = remote.Worker(*fork_worker(limits, code_file))
     with os.fdopen(tests_fd, "rb") as handle:

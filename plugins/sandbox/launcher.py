@@ -19,12 +19,18 @@ stdlib only (ctypes for the system calls ``os`` lacks). Three processes:
 Setup failures are written to the status fd (``error ...``), never to the guest's output.
 """
 
+from __future__ import annotations
+
 import ctypes
 import marshal
 import os
 import select
 import sys
 import time
+
+TYPE_CHECKING = False  # typing is not imported in the sandbox; only mypy reads annotations
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00020000, 0x02000000, 0x04000000
 CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = (
@@ -268,7 +274,7 @@ def relay(config: dict, status: int, unshared: int, mapped: int) -> None:
     os.waitpid(pid, 0)  # returns once the init and everything in its namespace are gone
 
 
-def _guarded(step, config: dict, status: int, *fds: int) -> None:
+def _guarded(step: Callable[..., None], config: dict, status: int, *fds: int) -> None:
     """Run a process's whole life; setup failures go to the status fd, never to stderr."""
     try:
         step(config, status, *fds)

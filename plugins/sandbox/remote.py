@@ -2,12 +2,21 @@
 for its objects, and the namespace tests run in. Runs inside the sandbox, in the harness's
 process; stdlib only. Why it is built this way: ``harness.py``."""
 
+from __future__ import annotations
+
 import builtins
 import json
 import os
 import select
 
-import wire
+TYPE_CHECKING = False  # typing is not imported in the sandbox; only mypy reads annotations
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, NoReturn
+
+    from ttc.plugins.sandbox import wire
+else:
+    import wire  # a sibling: the harness runs these files as scripts
 
 
 class RemoteError(Exception):
@@ -37,7 +46,7 @@ class Worker:
             pass
         return None
 
-    def ask(self, *request):
+    def ask(self, *request: Any) -> Any:
         if self.broken:
             raise WorkerGone(self.broken)
         try:
@@ -56,7 +65,7 @@ class Worker:
             raise WorkerGone(self.broken) from None
         raise _exception(name, message)
 
-    def remote(self, index: int, type_name: str) -> "Remote":
+    def remote(self, index: int, type_name: str) -> Remote:
         return Remote(self, index, type_name)
 
     def stop(self, grace_s: float | None = None) -> int | None:
@@ -83,7 +92,7 @@ def _exception(name: str, message: str) -> BaseException:
     return RemoteError(f"{name}: {message}")
 
 
-def _refuse(self, *_args):
+def _refuse(self: object, *_args: object) -> NoReturn:
     raise TypeError(f"{self!r} is an object of the tested code; tests compare data (numbers,"
                     " strings, lists, ...) that it returns, not its objects")
 
@@ -103,30 +112,30 @@ class Remote:
     def __repr__(self) -> str:
         return f"<{self._type} of the tested code>"
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._worker.ask("call", self._index, wire.encode(list(args), _own),
                                 wire.encode(kwargs, _own))
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return self._worker.ask("attr", self._index, name)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Any) -> Any:
         return self._worker.ask("item", self._index, wire.encode(key, _own))
 
-    def __contains__(self, value) -> bool:
+    def __contains__(self, value: object) -> bool:
         return bool(self._worker.ask("contains", self._index, wire.encode(value, _own)))
 
     def __len__(self) -> int:
         return self._worker.ask("len", self._index)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(self._worker.ask("iter", self._index))
 
     def __str__(self) -> str:
         return self._worker.ask("str", self._index)
 
 
-def _own(value) -> int:
+def _own(value: object) -> int:
     """Send a reference back to the tested code (``merge(a, b)`` with two of its objects);
     anything else that is not data cannot cross."""
     if isinstance(value, Remote):
@@ -134,7 +143,7 @@ def _own(value) -> int:
     raise TypeError(f"{type(value).__name__} objects cannot be sent to the tested code")
 
 
-class Namespace(dict):
+class Namespace(dict[str, object]):  # evaluated at run time: no typing.Any here
     """Where tests run: their own names, then (for names they did not bind) the tested
     code's, except that builtins stay builtins and a module the code imported is imported
     here instead."""
@@ -143,7 +152,7 @@ class Namespace(dict):
         super().__init__(__name__="__test__", __builtins__=builtins)
         self.worker, self.names = worker, names
 
-    def __missing__(self, name: str):
+    def __missing__(self, name: str) -> Any:
         if name not in self.names or hasattr(builtins, name):
             raise KeyError(name)
         kind, _, module = self.names[name].partition(" ")

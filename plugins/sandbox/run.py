@@ -9,7 +9,9 @@ import select
 import signal
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import IO
 
 from ttc.plugins.sandbox.backends import STARTERS, Started
 from ttc.plugins.sandbox.isolation import SandboxUnavailable, choose_isolation
@@ -100,7 +102,7 @@ def _wait(started: Started, timeout: float, report_fd: int | None, report: bytea
 
 
 @contextlib.contextmanager
-def _pidfd(pid: int):
+def _pidfd(pid: int) -> Iterator[int]:
     fd = os.pidfd_open(pid)
     try:
         yield fd
@@ -124,7 +126,7 @@ def _finish(report_fd: int, report: bytearray) -> None:
             pass
 
 
-def _ending(started: Started, timed_out: bool, stderr) -> dict:
+def _ending(started: Started, timed_out: bool, stderr: IO[bytes]) -> dict:
     """How the guest ended (``returncode``, ``cpu`` seconds), from the sandbox's own report;
     raises when the sandbox could not be built."""
     if started.status is None:
@@ -149,7 +151,7 @@ def _ending(started: Started, timed_out: bool, stderr) -> dict:
     return ending
 
 
-def _bwrap_ending(text: str, timed_out: bool, stderr) -> dict:
+def _bwrap_ending(text: str, timed_out: bool, stderr: IO[bytes]) -> dict:
     """bubblewrap writes ``{"exit-code": N}`` (128 + signal for a killed guest) once the
     guest has run; without it the setup failed, and bubblewrap said why on stderr."""
     documents = []
@@ -188,7 +190,7 @@ def _kill_group(started: Started) -> None:
     started.process.wait()
 
 
-def _read(handle, cap: int) -> tuple[str, bool, bool]:
+def _read(handle: IO[bytes], cap: int) -> tuple[str, bool, bool]:
     """Text (at most ``cap`` bytes), whether it was cut, whether the file reached the cap."""
     size = os.fstat(handle.fileno()).st_size
     handle.seek(0)

@@ -13,8 +13,18 @@ is a tag: ``["t", items]`` tuple, ``["l", items]`` list, ``["d", [[k, v], ...]]`
 bytearray, ``["c", real, imag]`` complex, ``["i", hex]`` big int, ``["r", id, name]``.
 """
 
+from __future__ import annotations
+
 import json
 import os
+
+TYPE_CHECKING = False  # typing is not imported in the sandbox; only mypy reads annotations
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    MakeRemote = Callable[[int, str], Any]
+    """``remote(id, type_name)``: the stand-in for a reference."""
 
 BIG_INT_BITS = 12_000  # below Python's default 4,300-digit limit on int <-> str
 MESSAGE_LIMIT = 32 * 1024 * 1024
@@ -24,7 +34,7 @@ class ProtocolError(Exception):
     """The other side sent something that is not a message of this protocol."""
 
 
-def encode(value, reference=None):
+def encode(value: Any, reference: Callable[[Any], int] | None = None) -> Any:
     """``value`` as a JSON-able tree; ``reference(obj)`` gives the id of a non-data object
     (without one, non-data is an error)."""
     if value is None or isinstance(value, bool):  # bool has no subclasses
@@ -54,7 +64,7 @@ def encode(value, reference=None):
     return ["r", reference(value), type(value).__name__]
 
 
-def decode(tree, remote):
+def decode(tree: Any, remote: MakeRemote) -> Any:
     """The value a tree stands for; ``remote(id, type_name)`` makes a reference's stand-in.
     Raises ProtocolError on anything malformed."""
     if tree is None or type(tree) in (bool, int, float, str):
@@ -67,13 +77,13 @@ def decode(tree, remote):
         raise ProtocolError(f"bad {tree[0]!r} value: {error}") from None
 
 
-def _items(tree, remote):
+def _items(tree: Any, remote: MakeRemote) -> list[Any]:
     if type(tree[1]) is not list:
         raise TypeError("items must be a list")
     return [decode(item, remote) for item in tree[1]]
 
 
-def _reference(tree, remote):
+def _reference(tree: Any, remote: MakeRemote) -> Any:
     if type(tree[1]) is not int or type(tree[2]) is not str:
         raise TypeError("a reference is an int id and a type name")
     return remote(tree[1], tree[2])
@@ -100,12 +110,12 @@ class Channel:
         self.read_fd, self.write_fd = read_fd, write_fd
         self.buffer = bytearray()
 
-    def send(self, message) -> None:
+    def send(self, message: Any) -> None:
         data = memoryview((json.dumps(message, separators=(",", ":")) + "\n").encode())
         while data:
             data = data[os.write(self.write_fd, data):]
 
-    def receive(self):
+    def receive(self) -> Any:
         """The next message; EOFError when the other side has gone."""
         start = 0
         while (end := self.buffer.find(b"\n", start)) < 0:

@@ -4,12 +4,22 @@ process forked from the harness, which is the tested code's from the moment it l
 nothing here is trusted: the harness decides every verdict from the data it receives (see
 ``harness.py``). Stdlib only."""
 
+from __future__ import annotations
+
 import contextlib
 import os
 import sys
 
-import guard
-import wire
+TYPE_CHECKING = False  # typing is not imported in the sandbox; only mypy reads annotations
+if TYPE_CHECKING:
+    from types import CodeType
+    from typing import Any
+
+    from ttc.plugins.sandbox import guard, wire
+    from ttc.plugins.sandbox.wire import MakeRemote
+else:
+    import guard  # siblings: the harness runs these files as scripts
+    import wire
 
 
 def run(limits: str, code_file: str, read_fd: int, write_fd: int) -> None:
@@ -40,15 +50,15 @@ def run(limits: str, code_file: str, read_fd: int, write_fd: int) -> None:
     os._exit(status)
 
 
-def serve(channel: wire.Channel, code, namespace: dict) -> None:
+def serve(channel: wire.Channel, code: CodeType, namespace: dict[str, Any]) -> None:
     exec(code, namespace)  # a crash here ends the process: the harness fails every test
-    objects: list = []
+    objects: list[Any] = []
 
-    def reference(value) -> int:
+    def reference(value: object) -> int:
         objects.append(value)
         return len(objects) - 1
 
-    def remote(index: int, _name: str):
+    def remote(index: int, _name: str) -> Any:
         return objects[index]
 
     names = {name: f"module {value.__name__}" if isinstance(value, type(os)) else "other"
@@ -67,7 +77,8 @@ def serve(channel: wire.Channel, code, namespace: dict) -> None:
         channel.send(reply)
 
 
-def _answer(request: list, namespace: dict, objects: list, remote):
+def _answer(request: list[Any], namespace: dict[str, Any], objects: list[Any],
+            remote: MakeRemote) -> Any:
     op, target, *rest = request
     if op == "get":
         if target not in namespace:
