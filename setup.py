@@ -29,6 +29,7 @@ PACKAGES, PACKAGE_DIR = _packages()
 setup(
     packages=PACKAGES,
     package_dir=PACKAGE_DIR,
-    package_data={"ttc.storage.migrations": ["script.py.mako"], "ttc.ui": ["*.css"],
+    package_data={"ttc": ["py.typed"],  # PEP 561: type checkers read ttc's own annotations
+                  "ttc.storage.migrations": ["script.py.mako"], "ttc.ui": ["*.css"],
                   "ttc.plugins.evaluation.datasets": ["data/*.jsonl"]},
 )
