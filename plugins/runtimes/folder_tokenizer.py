@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ttc.extras import require
 from ttc.runtime import RuntimeCallError
 
 from .chat_template import ChatTemplateError, compile_template, render_template
@@ -283,6 +284,7 @@ def load_tokenizer(folder: str | Path) -> FolderTokenizer | TransformersTokenize
         raise TokenizerLoadError(f"tokenizer folder {path} does not exist")
     if (path / "tokenizer.json").is_file():
         return FolderTokenizer.load(path)
+    require("local", f"a tokenizer without tokenizer.json ({path})")  # transformers reads it
     return TransformersTokenizer.load(path)
 
 
