@@ -249,12 +249,20 @@ class RuntimeType(Protocol):
         ...
 
 
-def offered_capabilities(runtime_type: type, options: RuntimeOptions) -> frozenset[Capability]:
+@runtime_checkable
+class TokenizingType(Protocol):
+    """A runtime type that says from its options whether its runtimes can ``tokenize`` (a
+    remote API without a local tokenizer folder cannot). Optional: a type without
+    ``tokenizes`` offers ``TOKENIZE``. Checked on the class: ``isinstance(cls, ...)``."""
+
+    def tokenizes(self, options: RuntimeOptions) -> bool: ...
+
+
+def offered_capabilities(runtime_type: type[RuntimeType],
+                         options: RuntimeOptions) -> frozenset[Capability]:
     """What a runtime type offers with ``options``, known before anything loads: its
-    ``static_capabilities``, plus ``TOKENIZE`` unless the type defines an optional
-    ``tokenizes(options)`` that says no (a remote API without a local tokenizer folder)."""
-    offered = frozenset(runtime_type.static_capabilities(options))  # type: ignore[attr-defined]
-    tokenizes = getattr(runtime_type, "tokenizes", None)
-    if tokenizes is None or tokenizes(options):
+    ``static_capabilities``, plus ``TOKENIZE`` unless the type says no (``TokenizingType``)."""
+    offered = frozenset(runtime_type.static_capabilities(options))
+    if not isinstance(runtime_type, TokenizingType) or runtime_type.tokenizes(options):
         offered |= {Capability.TOKENIZE}
     return offered

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 import httpx
 
@@ -152,10 +153,10 @@ class Cluster:
     def _spawn(self, name: str) -> subprocess.Popen[bytes]:
         command = self._command(name)
         logger.info("starting %s: %s", name, " ".join(command))
-        output = subprocess.DEVNULL
+        output: int | IO[bytes] = subprocess.DEVNULL
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            output = (self.log_dir / f"{name}.log").open("ab")  # type: ignore[assignment]
+            output = (self.log_dir / f"{name}.log").open("ab")
         with self._lock:
             if self._stopping.is_set():
                 raise RuntimeError(f"not starting {name}: the cluster is stopping")

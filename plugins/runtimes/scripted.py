@@ -131,8 +131,8 @@ class ScriptedRuntime:
                     token_ids_logprobs=tuple(s.token_ids_logprobs for s in stats)
                     if request.token_ids_logprob
                     else None,
-                    entropy=tuple(s.entropy for s in stats),  # type: ignore[misc]
-                    kl_uniform=tuple(s.kl_uniform for s in stats),  # type: ignore[misc]
+                    entropy=_known([s.entropy for s in stats]),
+                    kl_uniform=_known([s.kl_uniform for s in stats]),
                     matched_stop=matched,
                 )
             )
@@ -158,8 +158,8 @@ class ScriptedRuntime:
                     token_ids_logprobs=tuple(s.token_ids_logprobs for s in stats)
                     if request.token_ids_logprob
                     else None,
-                    entropy=tuple(s.entropy for s in stats),  # type: ignore[misc]
-                    kl_uniform=tuple(s.kl_uniform for s in stats),  # type: ignore[misc]
+                    entropy=_known([s.entropy for s in stats]),
+                    kl_uniform=_known([s.kl_uniform for s in stats]),
                     next_position=position_stats(
                         next_id, request.top_logprobs, request.token_ids_logprob
                     ),
@@ -199,6 +199,13 @@ def _log_softmax(z: list[float]) -> list[float]:
 
 def logprob_of(token: int) -> float:
     return _log_softmax(_logits(token))[token]
+
+
+def _known(values: Sequence[float | None]) -> tuple[float, ...]:
+    """Statistics this runtime computes at every position (``PositionStats`` allows None)."""
+    known = tuple(v for v in values if v is not None)
+    assert len(known) == len(values)
+    return known
 
 
 def position_stats(token: int, top: int, ids: Sequence[int]) -> PositionStats:

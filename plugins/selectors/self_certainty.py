@@ -196,6 +196,7 @@ class SelfCertainty(Selector[SelfCertaintyConfig]):
         vocab = self._vocab(ctx) if config.source == "topk_lb" else 0
         values = []
         for candidate, result in zip(pool, results, strict=True):
+            per: list[float | None]
             if config.source == "topk_lb":
                 rows = [list(pos) for pos in (result.top_logprobs or ())]
                 rows.append(list(result.next_position.top_logprobs))
@@ -206,21 +207,21 @@ class SelfCertainty(Selector[SelfCertaintyConfig]):
                     raise MixedCertaintyError(
                         f"self_certainty: the re-forward of {candidate.id} returned no exact "
                         "KL statistics")
-                per = list(result.kl_uniform)
-                per.append(result.next_position.kl_uniform)  # type: ignore[arg-type]
+                per = [*result.kl_uniform, result.next_position.kl_uniform]
             # reference: the distributions at |x|…|x|+n−1, which predict tokens 2…n+1
             per = per[1:] if config.position_mode == "reference" else per[:-1]
-            if any(v is None for v in per):
+            known = [v for v in per if v is not None]
+            if len(known) < len(per):
                 raise MixedCertaintyError("self_certainty: the runtime left a position's KL "
                                           "statistics out")
-            values.append(certainty(per))
+            values.append(certainty(known))
         return values
 
     def _vocab(self, ctx: ComponentContext) -> int:
         config = self.config
         if config.vocab_size is not None:
             return config.vocab_size
-        vocab = getattr(ctx.runtime(), "vocab_size", None)
+        vocab = ctx.runtime().vocab_size
         if not vocab:
             raise TTCError("self_certainty (topk_lb) needs the vocabulary size: the runtime "
                            "does not say it, so set  vocab_size:")

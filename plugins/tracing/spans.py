@@ -22,6 +22,7 @@ from ttc.calls import ModelCall
 from ttc.candidate import Candidate
 from ttc.events import RunInfo, StageReport
 from ttc.result import RunResult
+from ttc.runtime import GenerateRequest
 
 
 @dataclass
@@ -157,12 +158,12 @@ def _call_attributes(call: ModelCall) -> dict[str, Any]:
         "ttc.replayed": call.replayed, "ttc.fingerprint": call.fingerprint,
         "ttc.latency_s": call.latency}
     request = call.request
-    params = getattr(request, "params", None)
-    if params is not None:
+    if isinstance(request, GenerateRequest):
+        params = request.params
         out.update({"gen_ai.request.temperature": params.temperature,
                     "gen_ai.request.top_p": params.top_p,
                     "gen_ai.request.max_tokens": params.max_tokens,
-                    "gen_ai.request.choice.count": request.n})  # type: ignore[union-attr]
+                    "gen_ai.request.choice.count": request.n})
         if params.seed is not None:
             out["gen_ai.request.seed"] = params.seed
     if call.response:
