@@ -109,7 +109,7 @@ def model_free_selectors() -> list[str]:
     """Selectors that can re-select stored candidates (those that call a model cannot)."""
     registry = default_host().registry
     return [name for name in selectors(registry)
-            if not getattr(registry.components[name].obj, "uses_model", True)]
+            if not registry.components[name].obj.uses_model]
 
 
 def render(db: str | None, evals: EvalStore, headers: Sequence[Any], key: str) -> None:
