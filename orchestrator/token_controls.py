@@ -50,6 +50,9 @@ class TokenControls:
     repetition_penalty: float = 1.0
     no_stop_trim: bool = False
     skip_special_tokens: bool = False
+    ebnf: str | None = None
+    """An EBNF grammar (Lark or GBNF) the sample must follow, as ``GenerateRequest.regex``
+    and ``json_schema`` constrain one (SGLang's ``ebnf``; at most one of the three)."""
 
     @property
     def shapes_logits(self) -> bool:

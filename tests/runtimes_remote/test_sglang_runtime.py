@@ -33,7 +33,8 @@ async def test_server_description(sglang: SGLangRuntime, local_runtime: LocalRun
     assert sglang.samples_layout == "n"  # ttc serve seeds samples itself
     assert Capability.TOP_LOGPROBS in sglang.capabilities
     assert Capability.FULL_DISTRIBUTION not in sglang.capabilities  # top-k only, never exact
-    assert Capability.CONSTRAINED not in sglang.capabilities  # the local engine has none
+    assert (Capability.CONSTRAINED in sglang.capabilities) == (
+        Capability.CONSTRAINED in local_runtime.capabilities)  # as the engine behind it
     assert await sglang.render(QUESTION) == await local_runtime.render(QUESTION)
 
 
@@ -128,8 +129,8 @@ async def test_cache_telemetry_on_shared_prefix(sglang: SGLangRuntime) -> None:
 
 
 async def test_request_errors_are_clear(sglang: SGLangRuntime) -> None:
-    with pytest.raises(RequestError, match=r"400.*constrained"):
-        await sglang.generate(GenerateRequest(prompt="Hi", regex="[0-9]+"))
+    with pytest.raises(RequestError, match=r"400.*regex"):
+        await sglang.generate(GenerateRequest(prompt="Hi", regex="(unclosed"))
     with pytest.raises(RequestError, match="400"):
         await sglang.generate(GenerateRequest(prompt="Hi", n=1000))
     with pytest.raises(RequestError, match="empty"):

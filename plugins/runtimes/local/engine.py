@@ -30,6 +30,7 @@ from ttc.token_controls import OnToken, TokenControls, TokenEvent
 
 from .batch_kv import BatchKV
 from .decoder import Decoder
+from .grammar import GrammarCompiler, RowGrammar
 from .logit_controls import shape_logits
 from .prefill import PrefillTask, ScoreInput
 from .prefill_queue import PrefillQueue, ScoreJob, resolve
@@ -58,6 +59,8 @@ class _GenerateJob:
     controls: TokenControls = field(default_factory=TokenControls)
     on_token: OnToken | None = None
     """Called on the engine thread with every token chosen (streaming)."""
+    grammar: RowGrammar | None = None
+    """The request's grammar at its start; each row decodes under a copy."""
 
     def __post_init__(self) -> None:
         self.task = PrefillTask(self.prompt_ids, logits_from=len(self.prompt_ids) - 1)
@@ -73,6 +76,7 @@ class _Row:
     job: _GenerateJob
     index: int
     sampler: RowSampler
+    grammar: RowGrammar | None = None
     token_ids: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
     entropy: list[float] = field(default_factory=list)
@@ -96,6 +100,8 @@ class Engine:
         """Start the engine thread, which loads the decoder itself (see ``claim_cores``);
         load errors are raised here."""
         self.tokenizer = tokenizer
+        self.grammars = GrammarCompiler(tokenizer)
+        """Compiles regex / JSON schema / EBNF grammars for constrained requests."""
         self.max_batch = max_batch
         self.prefix_cache = PrefixCache(prefix_cache_tokens)
         self.steps = 0
@@ -149,9 +155,11 @@ class Engine:
 
     def submit_generate(self, request: GenerateRequest, prompt_ids: Sequence[int], *,
                         controls: TokenControls | None = None,
-                        on_token: OnToken | None = None) -> Future:
+                        on_token: OnToken | None = None,
+                        grammar: RowGrammar | None = None) -> Future:
         job = _GenerateJob(request, tuple(prompt_ids), Future(), [None] * request.n,
-                           controls=controls or TokenControls(), on_token=on_token)
+                           controls=controls or TokenControls(), on_token=on_token,
+                           grammar=grammar)
         self._inbox.put(job)
         return job.future
 
@@ -233,7 +241,8 @@ class Engine:
             params = job.request.params
             try:
                 rows = [_Row(job, index, RowSampler.create(params, sample_seed(params.seed,
-                                                                               index)))
+                                                                               index)),
+                             job.grammar.copy() if job.grammar is not None else None)
                         for index in range(job.admitted, job.admitted + count)]
             except Exception as error:  # this request's parameters: fail it, not the batch
                 resolve(job.future, error=RuntimeCallError(f"local engine failed: {error}"))
@@ -266,13 +275,24 @@ class Engine:
     def _record(self, logits: torch.Tensor, rows: list[_Row]) -> None:
         """Choose each row's next token and append it with its statistics."""
         shaped = [i for i, row in enumerate(rows) if row.job.controls.shapes_logits]
+        constrained = [i for i, row in enumerate(rows) if row.grammar is not None]
         sampled = logits
-        if shaped:  # penalties and biases change the choice, never the reported statistics
+        if shaped or constrained:
+            # Penalties, biases and grammar masks change the choice, never the statistics.
             sampled = logits.clone()
             for i in shaped:
                 row = rows[i]
                 shape_logits(sampled[i], row.job.controls, row.token_ids, self.eos_ids)
+            for i in constrained:
+                grammar = rows[i].grammar
+                assert grammar is not None
+                grammar.mask(sampled[i])
         chosen = choose_tokens(sampled, [row.sampler for row in rows])
+        for i in constrained:
+            grammar = rows[i].grammar
+            assert grammar is not None
+            if not grammar.consume(int(chosen[i])):
+                logger.warning("a constrained row chose a token its grammar refuses")
         stats = position_stats(logits, chosen)
         k = max(row.job.request.top_logprobs for row in rows)
         top_ids = top_values = None

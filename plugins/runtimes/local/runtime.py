@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import functools
+import importlib.util
 import logging
 import re
 import threading
@@ -38,11 +39,14 @@ from .model_files import prepare_model_folder
 
 logger = logging.getLogger(__name__)
 
-CAPABILITIES = frozenset({
+BASE_CAPABILITIES = frozenset({
     Capability.SAMPLES, Capability.LOGPROBS, Capability.TOP_LOGPROBS,
     Capability.FULL_DISTRIBUTION, Capability.SCORE, Capability.TOKEN_IDS_LOGPROB,
     Capability.PREFIX_CACHE, Capability.CANCEL, Capability.SEED,
 })
+CAPABILITIES = BASE_CAPABILITIES | (
+    {Capability.CONSTRAINED} if importlib.util.find_spec("llguidance") is not None else set())
+"""CONSTRAINED (regex, JSON schema, EBNF) when the llguidance package is installed."""
 MAX_TOP_LOGPROBS = 100
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -216,6 +220,7 @@ class LocalRuntime:
             prompt_ids = self._encode_prompt(request.prompt, "the prompt")
         self._check_generate(request, prompt_ids)
         self._check_controls(controls)
+        grammar = self._grammar(request, controls)
         relay = None
         if on_token is not None:
             loop = asyncio.get_running_loop()
@@ -225,7 +230,7 @@ class LocalRuntime:
                 loop.call_soon_threadsafe(listener, event)
 
         future = self.engine.submit_generate(request, prompt_ids, controls=controls,
-                                             on_token=relay)
+                                             on_token=relay, grammar=grammar)
         return await asyncio.wrap_future(future)
 
     async def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
@@ -305,6 +310,22 @@ class LocalRuntime:
                 f"{what} needs {tokens} tokens but the context window of {self.model} is "
                 f"{self.context_length}; shorten it")
 
+    def _grammar(self, request: GenerateRequest, controls: TokenControls) -> Any:
+        """The request's grammar compiled (None when it has none); see ``grammar.py``."""
+        given = {name: text for name, text in (("regex", request.regex),
+                                               ("json_schema", request.json_schema),
+                                               ("ebnf", controls.ebnf)) if text is not None}
+        if not given:
+            return None
+        if len(given) > 1:
+            raise RequestError(f"only one of regex, json_schema and ebnf may be set, got "
+                               f"{', '.join(given)}")
+        if controls.ignore_eos:
+            raise RequestError("ignore_eos cannot be combined with a grammar (a complete "
+                               "grammar allows only EOS)")
+        ((field, text),) = given.items()
+        return self.engine.grammars.compile(field, text)
+
     def _check_token_ids(self, ids: Sequence[int], what: str) -> None:
         vocab = self.vocab_size or 0
         bad = [t for t in ids if not 0 <= t < vocab]
@@ -350,9 +371,6 @@ class LocalRuntime:
             problems.append(f"min_p must be in [0, 1], got {params.min_p}")
         if any(not stop for stop in params.stop):
             problems.append("stop strings must not be empty")
-        if request.regex is not None or request.json_schema is not None:
-            problems.append("constrained decoding (regex / json_schema) is not supported by "
-                            "the local runtime")
         if problems:
             raise RequestError("invalid generate request: " + "; ".join(problems))
         self._check_length(len(prompt_ids) + 1, "the prompt")
