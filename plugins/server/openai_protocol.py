@@ -10,6 +10,7 @@ sampling fields ``top_k`` and ``min_p`` are accepted too.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import uuid
@@ -30,7 +31,7 @@ from ttc.plugins.server.generation import (
     remaining_context,
 )
 from ttc.plugins.server.sampling_controls import NEUTRAL as CONTROLS
-from ttc.plugins.server.sampling_controls import token_controls
+from ttc.plugins.server.sampling_controls import check_grammar, token_controls
 from ttc.plugins.server.served_runtime import ServedRuntime
 from ttc.runtime import Capability, Completion
 from ttc.token_controls import TokenControls
@@ -125,8 +126,8 @@ def parse(model: type[SamplingFields], body: Any) -> Any:
         raise from_validation_error(error) from None
 
 
-UNSUPPORTED = ("regex", "ebnf", "json_schema", "stop_regex", "structural_tag", "guided_json",
-               "guided_regex", "guided_choice", "guided_grammar", "lora_path")
+UNSUPPORTED = ("stop_regex", "structural_tag", "guided_json", "guided_regex", "guided_choice",
+               "guided_grammar", "lora_path")
 CONTROL_NAMES = {**{name: name for name in CONTROLS}, "min_new_tokens": "min_tokens"}
 
 
@@ -176,6 +177,18 @@ def _sampling_item(
     controls = token_controls(served, values, max_new_tokens=max_tokens, names=CONTROL_NAMES)
     if prompt_ids is not None:
         controls = replace(controls or TokenControls(), prompt_ids=prompt_ids)
+    grammar = {"regex": request.regex, "json_schema": request.json_schema,
+               "ebnf": request.ebnf}
+    names = {name: name for name in grammar}
+    schema = _response_schema(request)
+    if schema is not None:
+        if grammar["json_schema"]:
+            raise ApiError("response_format and json_schema both constrain the reply; send one",
+                           param="response_format")
+        grammar["json_schema"], names["json_schema"] = schema, "response_format"
+    check_grammar(served, grammar, names)
+    if grammar["ebnf"]:
+        controls = replace(controls or TokenControls(), ebnf=grammar["ebnf"])
     return GenerationItem(
         prompt=prompt,
         n=n,
@@ -189,7 +202,29 @@ def _sampling_item(
         top_logprobs=top_logprobs,
         prompt_logprobs=prompt_logprobs,
         controls=controls,
+        regex=grammar["regex"],
+        json_schema=grammar["json_schema"],
     )
+
+
+def _response_schema(request: SamplingFields) -> str | None:
+    """OpenAI's ``response_format`` as a JSON schema: ``json_schema`` (its ``schema``),
+    ``json_object`` (any object), ``text`` (None: no constraint)."""
+    form: dict[str, Any] = getattr(request, "response_format", None) or {}
+    kind = form.get("type")
+    if kind in (None, "text"):
+        return None
+    if kind == "json_object":
+        return json.dumps({"type": "object"})
+    if kind == "json_schema":
+        spec = form.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if not isinstance(schema, dict):
+            raise ApiError("response_format.json_schema.schema must be a JSON schema object",
+                           param="response_format")
+        return json.dumps(schema)
+    raise ApiError(f"response_format type {kind!r} is not supported (text, json_object, "
+                   "json_schema)", param="response_format")
 
 
 # --- /v1/completions ------------------------------------------------------------------------
@@ -351,8 +386,6 @@ async def chat_item(request: ChatCompletionRequest, served: ServedRuntime) -> Ge
         raise ApiError("messages cannot be empty", param="messages")
     if request.tools:
         raise ApiError("tools are not supported by this server", param="tools")
-    if request.response_format and request.response_format.get("type") not in (None, "text"):
-        raise ApiError("response_format other than text is not supported", param="response_format")
     top = request.top_logprobs or 0
     if not 0 <= top <= 20:
         raise ApiError(f"top_logprobs must be in [0, 20], got {top}", param="top_logprobs")

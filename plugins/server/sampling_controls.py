@@ -19,6 +19,7 @@ from typing import Any
 from ttc.plugins.server.errors import ApiError
 from ttc.plugins.server.generation import check_token_ids
 from ttc.plugins.server.served_runtime import ServedRuntime
+from ttc.runtime import Capability
 from ttc.token_controls import TokenControls
 
 NEUTRAL: dict[str, tuple[Any, ...]] = {
@@ -87,3 +88,21 @@ def _logit_bias(served: ServedRuntime, bias: Mapping[str, float], name: str
         pairs.append((int(key), float(value)))
     check_token_ids(served, [token for token, _ in pairs], name)
     return tuple(pairs)
+
+
+def check_grammar(served: ServedRuntime, given: Mapping[str, str | None],
+                  names: Mapping[str, str]) -> None:
+    """SGLang's rule for ``regex``, ``json_schema`` and ``ebnf``: at most one, and only on a
+    runtime that constrains decoding (``Capability.CONSTRAINED``); ``ebnf`` travels in the
+    token controls, so it also needs a runtime that has them."""
+    set_ = [field for field, value in given.items() if value]
+    if len(set_) > 1:
+        raise ApiError("Only one of regex, json_schema, or ebnf can be set.",
+                       param=names[set_[1]])
+    if not set_:
+        return
+    field = set_[0]
+    if Capability.CONSTRAINED not in served.runtime.capabilities or (
+            field == "ebnf" and not served.can_control):
+        raise ApiError(f"{names[field]}: runtime {served.runtime.name!r} has no constrained "
+                       "decoding (regex, json_schema, ebnf)", param=names[field])

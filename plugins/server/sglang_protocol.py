@@ -39,7 +39,7 @@ from ttc.plugins.server.generation import (
     matched_stop,
 )
 from ttc.plugins.server.sampling_controls import NEUTRAL as CONTROLS
-from ttc.plugins.server.sampling_controls import token_controls
+from ttc.plugins.server.sampling_controls import check_grammar, token_controls
 from ttc.plugins.server.served_runtime import ServedRuntime
 from ttc.runtime import Capability, Completion
 from ttc.token_controls import TokenControls
@@ -86,7 +86,6 @@ class SamplingParamsInput(BaseModel):
 
 NEUTRAL: dict[str, tuple[object, ...]] = {
     "stop_regex": (None, [], ""),
-    "ebnf": (None,),
     "structural_tag": (None,),
     "spaces_between_special_tokens": (None, True),
     "custom_params": (None, {}),
@@ -301,16 +300,12 @@ def _sampling(raw: dict[str, Any], served: ServedRuntime) -> tuple[dict[str, Any
     if max_new < 0:
         raise ApiError(f"max_new_tokens must be at least 0, got {max_new}.",
                        param="sampling_params.max_new_tokens")
-    if params.regex is not None and params.json_schema is not None:
-        raise ApiError("Only one of regex, json_schema, or ebnf can be set.",
-                       param="sampling_params.regex")
-    if (params.regex or params.json_schema) and Capability.CONSTRAINED not in (
-        served.runtime.capabilities
-    ):
-        name = "regex" if params.regex else "json_schema"
-        raise ApiError(
-            f"runtime {served.runtime.name!r} has no constrained decoding (regex, json_schema)",
-            param=f"sampling_params.{name}")
+    grammar = {"regex": params.regex, "json_schema": params.json_schema, "ebnf": params.ebnf}
+    check_grammar(served, grammar, {k: f"sampling_params.{k}" for k in grammar})
+    controls = token_controls(served, params.model_dump(include=set(CONTROL_NAMES)),
+                              max_new_tokens=max_new, names=CONTROL_NAMES)
+    if params.ebnf:
+        controls = replace(controls or TokenControls(), ebnf=params.ebnf)
     stop = params.stop
     stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
     if len(stops) > served.limits.max_stop:
@@ -326,9 +321,7 @@ def _sampling(raw: dict[str, Any], served: ServedRuntime) -> tuple[dict[str, Any
         "seed": params.sampling_seed,
         "regex": params.regex,
         "json_schema": params.json_schema,
-        "controls": token_controls(
-            served, params.model_dump(include=set(CONTROL_NAMES)), max_new_tokens=max_new,
-            names=CONTROL_NAMES),
+        "controls": controls,
     }
     return fields, n
 

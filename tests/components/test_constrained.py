@@ -1,7 +1,8 @@
 """The constrained-decoding branch of structured replies (``plugins/structured/ask.py``).
 
-No local runtime decodes under a regex or JSON schema, so this test runtime (the scripted one
-plus ``Capability.CONSTRAINED``) checks every constrained request it gets: the scripted reply
+The scripted runtime plus ``Capability.CONSTRAINED`` stands in for a constrained decoder (the
+local engine's own is tested in tests/server/test_constrained_decoding.py) and checks every
+constrained request it gets: the scripted reply
 must fully match the regex / validate against the schema, as a real constrained decoder would
 guarantee. Violations are collected, not raised, so a test sees all of them.
 """
