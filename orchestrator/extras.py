@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from pydantic_core import PydanticCustomError
 
@@ -79,6 +80,13 @@ def check_option(extra: str | None, what: str, instead: str = "") -> None:
         raise PydanticCustomError(
             "missing_extra", "{what} needs the {extra} extra (no module {module})",
             {"what": what, "extra": extra, "module": module, "fix": fix})
+
+
+def error_text(error: Mapping[str, Any]) -> str:
+    """One pydantic error's message, with the install command when it is ``missing_extra``."""
+    fix = (error.get("ctx") or {}).get("fix")
+    return f"{error['msg']}: {fix}" if error.get("type") == "missing_extra" and fix else (
+        str(error["msg"]))
 
 
 def _importable(module: str) -> bool:

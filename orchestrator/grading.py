@@ -6,6 +6,7 @@ from __future__ import annotations
 import pydantic
 
 from ttc.errors import UsageError
+from ttc.extras import error_text
 from ttc.registry import Registry, did_you_mean
 from ttc.state import Task
 from ttc.task_format import Grade, TaskFormat
@@ -23,8 +24,7 @@ def grading_format(task: Task, recipe_format: TaskFormat, registry: Registry) ->
     try:
         return registry.task(name)()
     except pydantic.ValidationError as exc:  # its defaults need an extra not installed here
-        problems = "; ".join(f"{e['msg']}: {e['ctx']['fix']}" if "fix" in e.get("ctx", {})
-                             else e["msg"] for e in exc.errors())
+        problems = "; ".join(error_text(e) for e in exc.errors())
         raise UsageError(f"task {task.id!r} is graded as {name!r}, which cannot run here: "
                          f"{problems}") from None
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from ttc.component import Selector
 from ttc.errors import UsageError
+from ttc.extras import error_text
 from ttc.registry import Registry, did_you_mean
 
 
@@ -30,6 +31,9 @@ def parse_selector(spec: str, registry: Registry) -> SelectorSpec:
         selectors = [n for n, e in registry.components.items() if issubclass(e.obj, Selector)]
         hint = did_you_mean(name, selectors) or f"selectors: {', '.join(sorted(selectors))}"
         raise UsageError(f"{name!r} is not a selector; {hint}")
+    unavailable = registry.unavailable.get(entry.plugin) if entry is not None else None
+    if unavailable:
+        raise UsageError(f"selector {name!r} cannot run here: {unavailable}")
     params: dict[str, Any] = {}
     for part in filter(None, (p.strip() for p in rest.split(","))):
         key, equals, value = part.partition("=")
@@ -39,7 +43,7 @@ def parse_selector(spec: str, registry: Registry) -> SelectorSpec:
     try:
         selector = cls.from_params(params)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {error_text(e)}"
                              for e in exc.errors())
         raise UsageError(f"selector {spec!r}: {problems}") from None
     return SelectorSpec(spec.strip(), selector)

@@ -188,3 +188,23 @@ def test_the_readme_dependency_table_says_why_each_dependency_of_each_extra_is_t
             if not requirement.startswith("ttc-orchestrator["):
                 assert requirement_name(requirement) in listed, (group, requirement)
     assert {by for by, _ in rows} >= set(extras.EXTRAS) | {"core", "dev"}
+
+
+def test_selectors_named_on_the_command_line_and_graded_formats_say_what_to_install(
+        monkeypatch):
+    from ttc.errors import UsageError
+    from ttc.grading import grading_format
+    from ttc.plugins.evaluation.selector_spec import parse_selector
+    from ttc.state import Task
+    from ttc.task_format import NoAnswer
+
+    without(monkeypatch, "scipy")
+    registry = PluginHost(load_entry_points=False).registry
+    hint = "pip install 'ttc-orchestrator[metrics]'"
+    for spec in ("gsc", "perplexity_consistency", "mbr:utility=bleu"):
+        with pytest.raises(UsageError, match=re.escape(hint)):
+            parse_selector(spec, registry)
+    parse_selector("mbr:utility=exact_match", registry)
+    task = Task.of({"prompt": "1 + 1?", "reference": "2", "answer_format": "math"})
+    with pytest.raises(UsageError, match=re.escape(hint)):
+        grading_format(task, NoAnswer(), registry)
