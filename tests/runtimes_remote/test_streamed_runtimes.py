@@ -23,12 +23,15 @@ def request(prompt: str, **kwargs: object) -> GenerateRequest:
         max_tokens=6, temperature=1.0, seed=5), **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("samples", ["n", "batch"])
+@pytest.mark.parametrize(("samples", "one_text"), [("n", False), ("batch", False),
+                                                  ("batch", True)])
 async def test_sglang_runtime_streams_the_same_samples_with_first_token_times(
-        served: BackgroundServer, sglang: SGLangRuntime, samples: str) -> None:
-    streamed = SGLangRuntime.create("", SGLangOptions(url=served.url, samples=samples,
-                                                      stream=True))
-    plain = SGLangRuntime.create("", SGLangOptions(url=served.url, samples=samples))
+        served: BackgroundServer, sglang: SGLangRuntime, samples: str, one_text: bool) -> None:
+    """``one_text``: a request per text, as through sglang-router."""
+    streamed = SGLangRuntime.create("", SGLangOptions(
+        url=served.url, samples=samples, stream=True, one_text_per_request=one_text))
+    plain = SGLangRuntime.create("", SGLangOptions(url=served.url, samples=samples,
+                                                   one_text_per_request=one_text))
     prompt = await sglang.render(QUESTION)
     try:
         got = await streamed.generate(request(prompt, top_logprobs=2))

@@ -205,7 +205,7 @@ class SGLangRuntime:
             raise errors.exceptions[0] from None
         return [task.result() for task in tasks]
 
-    async def _post_streamed(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _post_streamed(self, path: str, body: dict[str, Any]) -> Any:
         """A streamed ``/generate``: the last chunk of every output (SGLang's chunks are
         cumulative), in index order, each with its time to first token."""
         started = time.perf_counter()
@@ -222,9 +222,9 @@ class SGLangRuntime:
                 first[index] = time.perf_counter() - started
 
         await self.transport.post_stream(path, {**body, "stream": True}, on_event)
-        outputs = []
-        for index in sorted(last):
-            outputs.append({**last[index], FIRST_TOKEN_KEY: first.get(index)})
+        outputs = [{**last[index], FIRST_TOKEN_KEY: first.get(index)} for index in sorted(last)]
+        if isinstance(body["text"], str) and len(outputs) == 1:
+            return outputs[0]  # the shape of a plain answer: one object for one output
         return outputs
 
     async def _prompt_lengths(self, prompts: list[str]) -> list[int]:
