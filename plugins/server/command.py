@@ -67,7 +67,8 @@ def load_recipes(paths: list[Path], db: str | None) -> list[Any]:
             for alias in pipeline.plan.models:
                 pipeline.runtime(alias)
         except (TTCError, RuntimeCallError) as error:
-            raise typer.BadParameter(f"{path}: {error}", param_hint="--recipe") from None
+            message = str(error) if str(path) in str(error) else f"{path}: {error}"
+            raise typer.BadParameter(message, param_hint="--recipe") from None
         pipelines.append(pipeline)
     return pipelines
 
