@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from ttc.extras import require
 from ttc.runtime import (
     Capability,
     Completion,
@@ -93,6 +94,7 @@ _engines_lock = threading.Lock()
 
 def load_engine(model: str, options: LocalOptions) -> LoadedModel:
     """The process-wide engine for this model folder, dtype and quantisation."""
+    require("local", "the local runtime")
     folder = prepare_model_folder(model)
     key = (str(folder.path), options.dtype, options.quantize, options.linear)
     with _engines_lock:
