@@ -78,10 +78,11 @@ def install_core(tmp_path: Path) -> Path:
     return venv
 
 
-def wait_healthy(port: int, server: subprocess.Popen, timeout: float = 240) -> None:
+def wait_healthy(port: int, server: subprocess.Popen, log: Path, timeout: float = 240
+                 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert server.poll() is None, server.stderr.read() if server.stderr else ""
+        assert server.poll() is None, log.read_text()[-3000:]
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                 return
@@ -92,16 +93,18 @@ def wait_healthy(port: int, server: subprocess.Popen, timeout: float = 240) -> N
 
 
 @pytest.fixture
-def served_port():
+def served_port(tmp_path):
     """``ttc serve`` from this (full) install: the embedded model, one torch thread."""
     port = free_port()
     env = {**os.environ, "TTC_LOCAL_THREADS": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ttc", "serve", "--port", str(port), "-o", "threads=1",
-         "--served-model-name", SERVED, "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "serve.log"
+    with log.open("w") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "ttc", "serve", "--port", str(port), "-o", "threads=1",
+             "--served-model-name", SERVED, "--log-level", "warning"],
+            env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        yield port, server
+        yield port, server, log
     finally:
         server.terminate()
         try:
@@ -113,7 +116,7 @@ def served_port():
 
 def test_a_core_install_runs_recipes_against_ttc_serve_and_lists_local_unavailable(
         tmp_path, served_port):
-    port, server = served_port
+    port, server, log = served_port
     venv = install_core(tmp_path)  # while the server loads its model
     env = {**os.environ, "TTC_DISABLE_ENTRY_POINTS": "1", "COLUMNS": "200"}
 
@@ -143,7 +146,7 @@ def test_a_core_install_runs_recipes_against_ttc_serve_and_lists_local_unavailab
 
     recipe = tmp_path / "core.yaml"
     recipe.write_text(RECIPE.format(served=SERVED, port=port))
-    wait_healthy(port, server)
+    wait_healthy(port, server, log)
     db = tmp_path / "runs.db"
     ran = ttc("run", str(recipe), "-i", "What is 2 + 3?", "--json", "--db", f"sqlite:///{db}")
     assert ran.returncode == 0, ran.stderr
