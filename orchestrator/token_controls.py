@@ -74,6 +74,9 @@ class TokenEvent:
     token left out, a stop string cut, special tokens skipped as asked)."""
     top_logprobs: tuple[tuple[int, float], ...] | None = None
     token_ids_logprobs: tuple[tuple[int, float], ...] | None = None
+    finish_reason: str | None = None
+    """Set on a sample's last token (``stop``, ``length``): its text is then final."""
+    matched_stop: str | None = None
 
 
 OnToken = Callable[[TokenEvent], None]

@@ -234,9 +234,6 @@ async def completion_items(
     request: CompletionRequest, served: ServedRuntime
 ) -> list[GenerationItem]:
     echo = bool(request.echo)
-    if echo and request.stream and request.logprobs is not None:
-        raise ApiError("echo with logprobs is not supported in a stream; send stream: false",
-                       param="echo")
     if echo and request.logprobs is not None and Capability.SCORE not in (
             served.runtime.capabilities):
         raise ApiError(f"runtime {served.runtime.name!r} cannot score prompts, so echo cannot "
@@ -333,15 +330,20 @@ def _legacy_logprobs(
 
 
 def _echo_logprobs(result: ItemResult, completion: Completion, k: int) -> dict[str, Any]:
+    return echo_logprobs(result, completion, k, completion.completion_tokens)
+
+
+def echo_logprobs(result: ItemResult, completion: Completion, k: int, end: int
+                  ) -> dict[str, Any]:
     """Logprobs of the prompt's tokens (the first one's is null) followed by the
-    completion's, as ``echo`` with ``logprobs`` returns them."""
+    completion's first ``end``, as ``echo`` with ``logprobs`` returns them."""
     texts = result.token_texts
     score = result.prompt_score
     assert score is not None
-    ids = [*result.prompt_ids, *completion.token_ids]
-    values = [*score.logprobs, *completion.logprobs]
+    ids = [*result.prompt_ids, *completion.token_ids[:end]]
+    values = [*score.logprobs, *completion.logprobs[:end]]
     tables: list[Any] = [*(score.top_logprobs or [None] * len(result.prompt_ids)),
-                         *(completion.top_logprobs or [()] * completion.completion_tokens)]
+                         *(completion.top_logprobs or [()] * completion.completion_tokens)[:end]]
     tokens = [token_text(t, texts) for t in ids]
     offsets, offset = [], 0
     for token in tokens:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ttc.plugins.server import openai_protocol as openai
 from ttc.plugins.server.errors import ApiError, from_runtime_error
-from ttc.plugins.server.generation import GenerationItem, ItemResult, matched_stop
+from ttc.plugins.server.generation import GenerationItem, ItemResult, PromptScore, matched_stop
 from ttc.plugins.server.served_runtime import ServedRuntime
 from ttc.plugins.server.streaming import (
     DONE,
@@ -47,6 +47,7 @@ class _Sent:
     offset: int = 0
     """Characters of token text sent (completions' ``text_offset``)."""
     started: bool = False
+    finished: bool = False
 
 
 async def chunks(
@@ -65,7 +66,7 @@ async def chunks(
     include_usage = bool(options and options.include_usage)
     n = items[0].n if items else 1
     sent = [_Sent() for _ in range(len(items) * n)]
-    prompts: dict[int, tuple[int, ...]] = {}
+    prompts: dict[int, tuple[tuple[int, ...], PromptScore | None]] = {}
     results: list[ItemResult] = []
     texts = TokenTexts(served)
     logprobs = getattr(request, "logprobs", None)
@@ -76,8 +77,12 @@ async def chunks(
             body["usage"] = None
         return sse(body)
 
-    async def emit(index: int, completion: Completion, finished: bool) -> bytes | None:
+    async def emit(item: int, sample: int, completion: Completion, finished: bool
+                   ) -> bytes | None:
+        index = item * n + sample
         state = sent[index]
+        if state.finished:
+            return None
         text = completion.text
         delta = text[len(state.text):] if text.startswith(state.text) else ""
         start, end = state.tokens, completion.completion_tokens
@@ -92,7 +97,17 @@ async def chunks(
             choice["text"] = prefix + delta
         wanted = bool(logprobs) if chat else logprobs is not None
         choice["logprobs"] = None
-        if wanted and end > start:
+        prompt_ids, score = prompts.get(item, ((), None))
+        if wanted and echo is not None and not state.started and score is not None:
+            # The first chunk of an echo: the prompt's tokens and logprobs, then the new ones.
+            await texts.of(prompt_ids)
+            known = await texts.of_completion(completion)
+            entries = openai.echo_logprobs(
+                ItemResult(items[item], prompt_ids, [completion], score, dict(known)),
+                completion, logprobs or 0, end)
+            state.offset += sum(len(token) for token in entries["tokens"])
+            choice["logprobs"] = entries
+        elif wanted and end > start:
             known = await texts.of_completion(completion)
             if chat:
                 choice["logprobs"] = {"content": openai.chat_logprobs(completion, known, start,
@@ -106,23 +121,27 @@ async def chunks(
         if finished:
             choice["matched_stop"] = matched_stop(completion, served)
         state.text += delta
-        state.tokens, state.started = end, True
+        state.tokens, state.started, state.finished = end, True, finished
         return chunk(choice)
 
     try:
         async for update in updates:
             if isinstance(update, PromptReady):
-                prompts[update.item] = update.prompt_ids
+                prompts[update.item] = (update.prompt_ids, update.score)
             elif isinstance(update, TokenUpdate):
-                item = items[update.item]
-                partial = partial_completion(item, prompts[update.item], update.progress)
-                out = await emit(update.item * n + update.sample, partial, finished=False)
+                # A sample's last token carries its finish reason: one chunk, as SGLang
+                # sends it, with the token's logprobs and the finish reason together.
+                progress = update.progress
+                partial = partial_completion(items[update.item], prompts[update.item][0],
+                                             progress)
+                out = await emit(update.item, update.sample, partial,
+                                 finished=progress.finish_reason is not None)
                 if out is not None:
                     yield out
             elif isinstance(update, ItemDone):
                 results.append(update.result)
                 for sample, completion in enumerate(update.result.completions):
-                    out = await emit(update.item * n + sample, completion, finished=True)
+                    out = await emit(update.item, sample, completion, finished=True)
                     if out is not None:
                         yield out
         if include_usage:

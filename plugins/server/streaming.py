@@ -53,6 +53,9 @@ class SampleProgress:
     top_logprobs: list[tuple[tuple[int, float], ...]] = field(default_factory=list)
     token_ids_logprobs: list[tuple[tuple[int, float], ...]] = field(default_factory=list)
     text: str = ""
+    finish_reason: str | None = None
+    """Set with the sample's last token (its text is then final)."""
+    matched_stop: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +93,11 @@ async def stream_items(served: ServedRuntime, items: Sequence[GenerationItem]
                 sample.top_logprobs.append(event.top_logprobs)
             if event.token_ids_logprobs is not None:
                 sample.token_ids_logprobs.append(event.token_ids_logprobs)
-            sample.text = settled_text(sample.text, event.text, item.stop)
+            if event.finish_reason is None:
+                sample.text = settled_text(sample.text, event.text, item.stop)
+            else:  # the last token: the text is final, nothing is held back
+                sample.text = event.text if event.text.startswith(sample.text) else sample.text
+                sample.finish_reason, sample.matched_stop = event.finish_reason, event.matched_stop
             queue.put_nowait(TokenUpdate(index, event.index, sample))
 
         try:
@@ -157,7 +164,8 @@ def partial_completion(item: GenerationItem, prompt_ids: Sequence[int],
         text=progress.text,
         token_ids=tuple(progress.token_ids),
         logprobs=tuple(progress.logprobs),
-        finish_reason="",
+        finish_reason=progress.finish_reason or "",
+        matched_stop=progress.matched_stop,
         prompt_tokens=len(prompt_ids),
         top_logprobs=tuple(progress.top_logprobs) if item.top_logprobs else None,
         token_ids_logprobs=tuple(progress.token_ids_logprobs) if item.token_ids_logprob

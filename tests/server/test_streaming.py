@@ -159,6 +159,8 @@ def test_openai_chat_stream_with_logprobs_and_usage_equals_the_plain_answer(
             if choice.delta.role:
                 roles[choice.index] = choice.delta.role
             texts[choice.index] = texts.get(choice.index, "") + (choice.delta.content or "")
+            # As SGLang streams: every chunk, the last one too, carries its token's logprobs.
+            assert choice.logprobs is not None and choice.logprobs.content
             if choice.logprobs:
                 assert all(len(e.top_logprobs) == 2 for e in choice.logprobs.content)
                 tokens.setdefault(choice.index, []).extend(
@@ -188,6 +190,7 @@ def test_openai_completions_stream_equals_the_plain_answer(
     for chunk in api.completions.create(**request, stream=True):
         for choice in chunk.choices:
             texts[choice.index] = texts.get(choice.index, "") + choice.text
+            assert choice.logprobs is not None and choice.logprobs.tokens
             if choice.logprobs:
                 tokens.setdefault(choice.index, []).extend(choice.logprobs.tokens)
                 offsets.setdefault(choice.index, []).extend(choice.logprobs.text_offset)

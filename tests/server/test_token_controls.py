@@ -130,11 +130,16 @@ def test_openai_client_echo_returns_the_prompt_with_its_logprobs(
     choice = one_more.choices[0]
     assert len(choice.logprobs.tokens) == len(prompt_ids) + 1
     assert choice.text.startswith(prompt) and len(choice.text) > len(prompt)
-    streamed = "".join(c.choices[0].text for c in api.completions.create(
-        model="m", prompt=prompt, max_tokens=2, echo=True, temperature=0, stream=True))
+    chunks = list(api.completions.create(model="m", prompt=prompt, max_tokens=2, echo=True,
+                                         temperature=0, logprobs=1, stream=True))
     plain = api.completions.create(model="m", prompt=prompt, max_tokens=2, echo=True,
-                                   temperature=0)
-    assert streamed == plain.choices[0].text
+                                   temperature=0, logprobs=1)
+    assert "".join(c.choices[0].text for c in chunks) == plain.choices[0].text
+    assert chunks[0].choices[0].text.startswith(prompt)
+    streamed_tokens = [t for c in chunks for t in c.choices[0].logprobs.tokens]
+    assert streamed_tokens == plain.choices[0].logprobs.tokens
+    streamed_offsets = [o for c in chunks for o in c.choices[0].logprobs.text_offset]
+    assert streamed_offsets == plain.choices[0].logprobs.text_offset
 
 
 @pytest.mark.model

@@ -326,7 +326,8 @@ class Engine:
             else self._visible_text(row)
         event = TokenEvent(row.index, row.token_ids[-1], row.logprobs[-1], text,
                            row.top[-1] if job.request.top_logprobs else None,
-                           row.chosen[-1] if job.request.token_ids_logprob else None)
+                           row.chosen[-1] if job.request.token_ids_logprob else None,
+                           row.finish_reason, row.matched_stop)
         try:
             job.on_token(event)
         except Exception:  # a listener that went away must not stop the engine
