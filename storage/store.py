@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from ttc.extras import install_hint
 from ttc.storage.errors import RunNotFound, StoreError
 from ttc.storage.models import CandidateRow, ModelCallRow, RunRow, StageRow
 
@@ -87,7 +88,14 @@ class RunStore:
         if parsed.get_backend_name() == "sqlite":
             engine = _sqlite_engine(url)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            try:
+                engine = create_engine(url, pool_pre_ping=True)
+            except ImportError as exc:  # the URL's database driver is not installed
+                fix = (f"{install_hint('postgres')} and a postgresql+psycopg:// URL"
+                       if parsed.get_backend_name() == "postgresql" else
+                       f"install the driver {exc.name or ''} the URL names".replace("  ", " "))
+                raise StoreError(f"cannot open the run store {_safe(url)}: its database "
+                                 f"driver is not installed ({exc}). fix: {fix}") from None
         store = cls(engine, url)
         try:
             store._prepare_schema(migrate)

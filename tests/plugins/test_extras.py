@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -208,3 +209,12 @@ def test_selectors_named_on_the_command_line_and_graded_formats_say_what_to_inst
     task = Task.of({"prompt": "1 + 1?", "reference": "2", "answer_format": "math"})
     with pytest.raises(UsageError, match=re.escape(hint)):
         grading_format(task, NoAnswer(), registry)
+
+
+def test_a_postgres_store_without_the_extra_says_what_to_install(monkeypatch):
+    from ttc.storage.errors import StoreError
+    from ttc.storage.store import RunStore
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # not importable
+    with pytest.raises(StoreError, match=re.escape("pip install 'ttc-orchestrator[postgres]'")):
+        RunStore.open("postgresql+psycopg://user@127.0.0.1:1/runs")
