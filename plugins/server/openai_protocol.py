@@ -30,10 +30,11 @@ from ttc.plugins.server.generation import (
     matched_stop,
     remaining_context,
 )
+from ttc.plugins.server.openai_logprobs import chat_logprobs, echo_logprobs, legacy_logprobs
 from ttc.plugins.server.sampling_controls import NEUTRAL as CONTROLS
 from ttc.plugins.server.sampling_controls import check_grammar, token_controls
 from ttc.plugins.server.served_runtime import ServedRuntime
-from ttc.runtime import Capability, Completion
+from ttc.runtime import Capability
 from ttc.token_controls import TokenControls
 
 
@@ -301,9 +302,9 @@ def completion_response(
         for completion in result.completions:
             logprobs = None
             if request.logprobs is not None and request.echo:
-                logprobs = _echo_logprobs(result, completion, request.logprobs)
+                logprobs = echo_logprobs(result, completion, request.logprobs)
             elif request.logprobs is not None:
-                logprobs = _legacy_logprobs(completion, result.token_texts, request.logprobs)
+                logprobs = legacy_logprobs(completion, result.token_texts, request.logprobs)
             choices.append(
                 {
                     "index": len(choices),
@@ -320,63 +321,6 @@ def completion_response(
         "model": request.model or served.served_model_name,
         "choices": choices,
         "usage": usage(results),
-    }
-
-
-def _legacy_logprobs(
-    completion: Completion, texts: dict[int, str | None], k: int
-) -> dict[str, Any]:
-    return legacy_logprobs(completion, texts, k, 0, len(completion.token_ids))
-
-
-def _echo_logprobs(result: ItemResult, completion: Completion, k: int) -> dict[str, Any]:
-    return echo_logprobs(result, completion, k, completion.completion_tokens)
-
-
-def echo_logprobs(result: ItemResult, completion: Completion, k: int, end: int
-                  ) -> dict[str, Any]:
-    """Logprobs of the prompt's tokens (the first one's is null) followed by the
-    completion's first ``end``, as ``echo`` with ``logprobs`` returns them."""
-    texts = result.token_texts
-    score = result.prompt_score
-    assert score is not None
-    ids = [*result.prompt_ids, *completion.token_ids[:end]]
-    values = [*score.logprobs, *completion.logprobs[:end]]
-    tables: list[Any] = [*(score.top_logprobs or [None] * len(result.prompt_ids)),
-                         *(completion.top_logprobs or [()] * completion.completion_tokens)[:end]]
-    tokens = [token_text(t, texts) for t in ids]
-    offsets, offset = [], 0
-    for token in tokens:
-        offsets.append(offset)
-        offset += len(token)
-    top = None
-    if k > 0:
-        top = [None if position is None else {token_text(t, texts): lp for t, lp in position[:k]}
-               for position in tables]
-    return {"text_offset": offsets, "token_logprobs": values, "tokens": tokens,
-            "top_logprobs": top}
-
-
-def legacy_logprobs(completion: Completion, texts: dict[int, str | None], k: int, start: int,
-                    end: int, offset: int = 0) -> dict[str, Any]:
-    """Completions-style logprobs of tokens ``start:end`` (a stream sends them in parts);
-    ``offset`` is where the first of them starts in the text."""
-    tokens = [token_text(t, texts) for t in completion.token_ids[start:end]]
-    offsets = []
-    for token in tokens:
-        offsets.append(offset)
-        offset += len(token)
-    top = None
-    if k > 0 and completion.top_logprobs is not None:
-        top = [
-            {token_text(t, texts): lp for t, lp in position[:k]}
-            for position in completion.top_logprobs[start:end]
-        ]
-    return {
-        "text_offset": offsets,
-        "token_logprobs": list(completion.logprobs[start:end]),
-        "tokens": tokens,
-        "top_logprobs": top,
     }
 
 
@@ -418,7 +362,7 @@ def chat_response(
     for index, completion in enumerate(result.completions):
         logprobs = None
         if request.logprobs:
-            logprobs = {"content": _chat_logprobs(completion, result.token_texts)}
+            logprobs = {"content": chat_logprobs(completion, result.token_texts)}
         choices.append(
             {
                 "index": index,
@@ -438,43 +382,7 @@ def chat_response(
     }
 
 
-def _chat_logprobs(completion: Completion, texts: dict[int, str | None]) -> list[dict[str, Any]]:
-    return chat_logprobs(completion, texts, 0, completion.completion_tokens)
-
-
-def chat_logprobs(completion: Completion, texts: dict[int, str | None], start: int, end: int
-                  ) -> list[dict[str, Any]]:
-    """Chat-style logprobs of tokens ``start:end`` (a stream sends them in parts)."""
-    tops = completion.top_logprobs or [()] * completion.completion_tokens
-    content = []
-    for token, lp, top in zip(completion.token_ids[start:end], completion.logprobs[start:end],
-                              tops[start:end], strict=True):
-        text = token_text(token, texts)
-        content.append(
-            {
-                "token": text,
-                "logprob": lp,
-                "bytes": list(text.encode()),
-                "top_logprobs": [
-                    {
-                        "token": token_text(t, texts),
-                        "logprob": v,
-                        "bytes": list(token_text(t, texts).encode()),
-                    }
-                    for t, v in top
-                ],
-            }
-        )
-    return content
-
-
 # --- shared ---------------------------------------------------------------------------------
-
-
-def token_text(token: int, texts: dict[int, str | None]) -> str:
-    """A token's text; ``token_id:N`` (vLLM's convention) when the runtime cannot say."""
-    text = texts.get(token)
-    return text if text is not None else f"token_id:{token}"
 
 
 def usage(results: Sequence[ItemResult]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from ttc.plugins.server import openai_logprobs
 from ttc.plugins.server import openai_protocol as openai
 from ttc.plugins.server.errors import ApiError, from_runtime_error
 from ttc.plugins.server.generation import GenerationItem, ItemResult, PromptScore, matched_stop
@@ -102,7 +103,7 @@ async def chunks(
             # The first chunk of an echo: the prompt's tokens and logprobs, then the new ones.
             await texts.of(prompt_ids)
             known = await texts.of_completion(completion)
-            entries = openai.echo_logprobs(
+            entries = openai_logprobs.echo_logprobs(
                 ItemResult(items[item], prompt_ids, [completion], score, dict(known)),
                 completion, logprobs or 0, end)
             state.offset += sum(len(token) for token in entries["tokens"])
@@ -110,11 +111,11 @@ async def chunks(
         elif wanted and end > start:
             known = await texts.of_completion(completion)
             if chat:
-                choice["logprobs"] = {"content": openai.chat_logprobs(completion, known, start,
-                                                                      end)}
+                choice["logprobs"] = {"content": openai_logprobs.chat_logprobs(
+                    completion, known, start, end)}
             else:
-                entries = openai.legacy_logprobs(completion, known, logprobs or 0, start, end,
-                                                 state.offset)
+                entries = openai_logprobs.legacy_logprobs(completion, known, logprobs or 0,
+                                                          start, end, state.offset)
                 state.offset += sum(len(token) for token in entries["tokens"])
                 choice["logprobs"] = entries
         choice["finish_reason"] = completion.finish_reason if finished else None
