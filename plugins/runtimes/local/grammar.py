@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from ttc.runtime import RequestError
 
-FORMATS = {"regex": "regex", "json_schema": "json_schema", "ebnf": "grammar"}
+GrammarFormat = Literal["regex", "json_schema", "grammar"]
+FORMATS: dict[str, GrammarFormat] = {"regex": "regex", "json_schema": "json_schema",
+                                     "ebnf": "grammar"}
 """Request field → llguidance ``grammar_from`` format (``grammar``: Lark or GBNF)."""
 
 
@@ -40,7 +42,7 @@ class GrammarCompiler:
     def _ll(self) -> Any:
         with self._lock:
             if self._ll_tokenizer is None:
-                import llguidance
+                import llguidance  # type: ignore[import-not-found, unused-ignore]
 
                 backend = getattr(self._tokenizer, "_backend", None)
                 if backend is None:  # a transformers tokenizer
@@ -54,7 +56,7 @@ class GrammarCompiler:
         """A matcher for ``text`` (a regex, a JSON schema or an EBNF grammar), checked now:
         a grammar llguidance refuses is a ``RequestError`` naming the field."""
         try:
-            import llguidance
+            import llguidance  # type: ignore[import-not-found, unused-ignore]
         except ImportError:
             raise RequestError(f"{field}: constrained decoding needs the llguidance package "
                                "(pip install llguidance)") from None
