@@ -47,6 +47,7 @@ class Majority(Selector[MajorityConfig]):
 
         best = min(votes, key=rank)
         winner_index = groups.index(best)
+
         def position(i: int) -> tuple[tuple[float, float, int], int]:
             group = groups[i]
             return (rank(group) if group is not None else (1, 0.0, len(pool)), i)
