@@ -42,7 +42,7 @@ class GrammarCompiler:
     def _ll(self) -> Any:
         with self._lock:
             if self._ll_tokenizer is None:
-                import llguidance  # type: ignore[import-not-found, unused-ignore]
+                import llguidance
 
                 backend = getattr(self._tokenizer, "_backend", None)
                 if backend is None:  # a transformers tokenizer
@@ -56,7 +56,7 @@ class GrammarCompiler:
         """A matcher for ``text`` (a regex, a JSON schema or an EBNF grammar), checked now:
         a grammar llguidance refuses is a ``RequestError`` naming the field."""
         try:
-            import llguidance  # type: ignore[import-not-found, unused-ignore]
+            import llguidance
         except ImportError:
             raise RequestError(f"{field}: constrained decoding needs the llguidance package "
                                "(pip install llguidance)") from None
