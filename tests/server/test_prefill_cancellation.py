@@ -100,13 +100,11 @@ def test_a_flush_and_a_small_request_do_not_wait_for_a_long_prefill(
     engine = local_runtime.engine
     url = local_server.url
     with httpx.Client(base_url=url, timeout=300) as http:
-        http.post("/generate", json=SMALL)  # warm: the small prompt is cached from now on
-        alone = []
-        for _ in range(2):
-            start = time.perf_counter()
-            expected = http.post("/generate", json=SMALL).json()
-            alone.append(time.perf_counter() - start)
-        text = long_prompt(local_runtime, 2500)
+        http.post("/generate", json=SMALL)  # warm
+        expected = http.post("/generate", json=SMALL).json()
+        # Long enough that the small request (24 decode steps, each turn repaying the last
+        # chunk's time) ends with chunks to spare, whatever the engine's thread count.
+        text = long_prompt(local_runtime, 6000)
         chunks = engine.prefill_chunks
         long_answer: list[httpx.Response] = []
         worker = threading.Thread(target=lambda: long_answer.append(httpx.post(
@@ -116,12 +114,9 @@ def test_a_flush_and_a_small_request_do_not_wait_for_a_long_prefill(
         wait_until(lambda: engine.prefill_chunks > chunks)  # the long prefill is under way
         assert http.post("/flush_cache").status_code == 200
         flushed_during_prefill = worker.is_alive()
-        start = time.perf_counter()
         beside = http.post("/generate", json=SMALL).json()
-        during = time.perf_counter() - start
-        small_during_prefill = worker.is_alive()
+        small_during_prefill = worker.is_alive() and engine.pending_prefills > 0
         worker.join()
     assert flushed_during_prefill and small_during_prefill
     assert long_answer[0].status_code == 200
     assert beside["output_ids"] == expected["output_ids"]
-    assert during < 5 * min(alone), (during, alone)
