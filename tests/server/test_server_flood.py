@@ -72,6 +72,7 @@ def test_a_flood_of_bad_requests_and_an_abandoned_prefill(local_server: Backgrou
 
 def flood_and_abandon(engine, url: str) -> None:
     with httpx.Client(base_url=url, timeout=300) as http:
+        assert http.post("/flush_cache").status_code == 200  # no other test's long prompt
         expected = http.post("/generate", json=NORMAL).json()["output_ids"]  # warm, cached
         for kind in (1, 5, 11):  # warm-up: first allocations of big bodies
             bad_request(url, kind, random.Random(kind))
@@ -79,7 +80,9 @@ def flood_and_abandon(engine, url: str) -> None:
         before = rss_bytes()
         cancelled = engine.prefills_cancelled
 
-        long_text = " ".join(f"item{i % 89} costs {i % 7} coins." for i in range(750))
+        # Its own words: test_prefill_cancellation's long prompts are this pattern's prefixes,
+        # and a cached prefix would shorten the prefill below the client's patience.
+        long_text = " ".join(f"crate{i % 83} weighs {i % 9} kilos." for i in range(750))
         gave_up: list[bool] = []
         abandoned = threading.Thread(target=give_up, args=(url, long_text, gave_up))
         abandoned.start()
