@@ -67,7 +67,17 @@ def test_length_control_without_a_tokenizer_fails_validation_not_the_run():
     Pipeline.from_text(FUSE.replace("length_control: true", "length_control: false") % "{}")
 
 
+def fusers_with_length_control(pipeline: Pipeline) -> list[str]:
+    return [step.component.name for stage in pipeline.plan.stages
+            for step in getattr(stage, "steps", ())
+            if getattr(step.component.config, "length_control", False)]
+
+
 def test_runtimes_that_tokenize_still_take_length_control():
-    Pipeline.from_yaml(ROOT / "recipes" / "archon-sample-rank-fuse.yaml")  # local
-    Pipeline.from_text(FUSE.replace("runtime: openai, model: gpt-4o-mini", "runtime: scripted")
-                       % "{}")
+    local = Pipeline.from_yaml(ROOT / "recipes" / "archon-sample-rank-fuse.yaml")
+    scripted = Pipeline.from_text(
+        FUSE.replace("runtime: openai, model: gpt-4o-mini", "runtime: scripted") % "{}")
+    assert [m.runtime for m in local.plan.models.values()] == ["local"]
+    assert [m.runtime for m in scripted.plan.models.values()] == ["scripted"]
+    assert fusers_with_length_control(local) == ["fuser"]
+    assert fusers_with_length_control(scripted) == ["fuser"]

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -58,19 +59,20 @@ def give_up(url: str, text: str, gave_up: list[bool]) -> None:
         gave_up.append(False)
 
 
+@pytest.fixture
+def small_chunks(local_runtime) -> Iterator[None]:
+    """32-token prefill chunks: ~190 passes for the abandoned prompt, whatever the threads."""
+    engine = local_runtime.engine
+    chunk = engine.prefill_chunk
+    engine.prefill_chunk = 32
+    yield
+    engine.prefill_chunk = chunk
+
+
 def test_a_flood_of_bad_requests_and_an_abandoned_prefill(local_server: BackgroundServer,
-                                                          local_runtime) -> None:
+                                                          local_runtime, small_chunks) -> None:
     engine = local_runtime.engine
     url = local_server.url
-    chunk = engine.prefill_chunk
-    engine.prefill_chunk = 32  # ~190 prefill passes for the abandoned prompt
-    try:
-        flood_and_abandon(engine, url)
-    finally:
-        engine.prefill_chunk = chunk
-
-
-def flood_and_abandon(engine, url: str) -> None:
     with httpx.Client(base_url=url, timeout=300) as http:
         assert http.post("/flush_cache").status_code == 200  # no other test's long prompt
         expected = http.post("/generate", json=NORMAL).json()["output_ids"]  # warm, cached
