@@ -94,24 +94,16 @@ class JsonTransport:
                             message = message.get("message", message)
                         raise RequestError(f"{where} failed mid-stream: {message}")
                     on_event(event)
-        except httpx.TimeoutException as error:
-            raise RuntimeCallError(f"{where} timed out ({type(error).__name__})",
-                                   retryable=True) from error
-        except httpx.TransportError as error:
-            raise RuntimeCallError(f"{where} failed: {type(error).__name__}: {error}",
-                                   retryable=True) from error
+        except httpx.TransportError as error:  # timeouts included
+            raise transport_failure(where, error) from error
         raise RuntimeCallError(f"{where} ended before data: [DONE]", retryable=True)
 
     async def _once(self, method: str, path: str, body: Any) -> Any:
         where = f"{method} {self.base_url}{path}"
         try:
             response = await self._client().request(method, path, json=body)
-        except httpx.TimeoutException as error:
-            raise RuntimeCallError(f"{where} timed out ({type(error).__name__})",
-                                   retryable=True) from error
-        except httpx.TransportError as error:
-            raise RuntimeCallError(f"{where} failed: {type(error).__name__}: {error}",
-                                   retryable=True) from error
+        except httpx.TransportError as error:  # timeouts included
+            raise transport_failure(where, error) from error
         _raise_for_status(where, response)
         try:
             return response.json()
@@ -141,6 +133,13 @@ def _raise_for_status(where: str, response: httpx.Response) -> None:
             f"{where} answered {status}: {message}", retryable=True,
             retry_after_s=retry_after_seconds(response.headers.get("retry-after")))
     raise RequestError(f"{where} answered {status}: {message}")
+
+
+def transport_failure(where: str, error: httpx.TransportError) -> RuntimeCallError:
+    """A connection error or timeout as the retryable failure the call gateway retries."""
+    if isinstance(error, httpx.TimeoutException):
+        return RuntimeCallError(f"{where} timed out ({type(error).__name__})", retryable=True)
+    return RuntimeCallError(f"{where} failed: {type(error).__name__}: {error}", retryable=True)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
